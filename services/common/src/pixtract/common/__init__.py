@@ -1,0 +1,1 @@
+"""Code every Pixtract service shares: settings, logging, HTTP plumbing, auth, clients, Kafka."""

@@ -1,0 +1,1 @@
+"""Event contracts: generated protobuf messages (`pixtract.events.v1`) and the topic registry."""

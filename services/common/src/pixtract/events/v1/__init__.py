@@ -1,0 +1,1 @@
+"""Generated protobuf messages for the v1 event contracts (see proto/)."""
