@@ -157,9 +157,10 @@ class EventConsumer:
     def on(self, topic: Topic[M], handler: Callable[[ConsumedEvent[M]], Awaitable[None]]) -> None:
         self._routes[topic.name] = _Route(topic, handler)
 
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+    async def check_running(self) -> None:
+        """Readiness: the poll loop is alive."""
+        if self._task is None or self._task.done():
+            raise RuntimeError(f"consumer {self._group_id} is not running")
 
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(

@@ -1,0 +1,1 @@
+"""Pixtract OCR service: reads the text of every uploaded image."""
