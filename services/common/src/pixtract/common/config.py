@@ -9,6 +9,7 @@ to `create_app(settings)`, never imported as a global, so tests can build apps w
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import ClassVar
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,10 @@ class AuthSettings(BaseModel):
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
 
+    # Services that never touch S3 (auth, search) set this False so production does not
+    # demand an S3 secret from them.
+    uses_s3: ClassVar[bool] = True
+
     service_name: str = "pixtract"
     environment: Environment = Environment.DEVELOPMENT
     host: str = "127.0.0.1"
@@ -88,6 +93,6 @@ class ServiceSettings(BaseSettings):
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:
         production = self.environment is Environment.PRODUCTION
-        if production and self.s3.secret_access_key.get_secret_value() in PLACEHOLDER_SECRETS:
+        if production and self.uses_s3 and self.s3.secret_access_key.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ValueError("s3.secret_access_key is a placeholder; set a real secret in production")
         return self

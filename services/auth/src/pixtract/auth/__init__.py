@@ -1,0 +1,1 @@
+"""Pixtract auth service: accounts, access and refresh tokens, API keys, signing keys."""

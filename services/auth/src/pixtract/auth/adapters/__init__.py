@@ -1,0 +1,1 @@
+"""MongoDB stores behind the domain's Protocols, and signing keys on disk."""

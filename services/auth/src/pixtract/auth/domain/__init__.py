@@ -1,0 +1,1 @@
+"""Pure logic of the auth service: no network, no database; stores are Protocols."""
