@@ -7,7 +7,7 @@ from argon2 import profiles
 from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
-from pixtract.common.config import MongoSettings, ServiceSettings
+from pixtract.common.config import ServiceSettings
 
 _ARGON2_DEFAULTS = profiles.RFC_9106_LOW_MEMORY
 
@@ -36,10 +36,10 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PIXTRACT_AUTH_", env_nested_delimiter="__", extra="ignore")
 
     uses_s3: ClassVar[bool] = False
+    default_mongo_database: ClassVar[str] = "auth"
 
     service_name: str = "auth"
     port: int = 8101
-    mongo: MongoSettings = MongoSettings(database="auth")
     # Every *.pem RSA private key here is published in the JWKS; the one whose file name
     # sorts last signs. Generated keys are named by their UTC creation time.
     signing_key_dir: Path = Path(".data/auth/keys")

@@ -9,7 +9,7 @@ to `create_app(settings)`, never imported as a global, so tests can build apps w
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -77,6 +77,9 @@ class ServiceSettings(BaseSettings):
     # Services that never touch S3 (auth, search) set this False so production does not
     # demand an S3 secret from them.
     uses_s3: ClassVar[bool] = True
+    # The database a service owns. Applied when no MONGO__DATABASE is given, even if other
+    # MONGO__ settings are (a field default on `mongo` would be dropped as soon as one is).
+    default_mongo_database: ClassVar[str] = "pixtract"
 
     service_name: str = "pixtract"
     environment: Environment = Environment.DEVELOPMENT
@@ -89,6 +92,17 @@ class ServiceSettings(BaseSettings):
     s3: S3Settings = S3Settings()
     opensearch: OpenSearchSettings = OpenSearchSettings()
     auth: AuthSettings = AuthSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_mongo_database(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            mongo = data.get("mongo")
+            if mongo is None:
+                data["mongo"] = {"database": cls.default_mongo_database}
+            elif isinstance(mongo, dict):
+                mongo.setdefault("database", cls.default_mongo_database)
+        return data
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> ServiceSettings:

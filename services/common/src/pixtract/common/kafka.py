@@ -195,37 +195,51 @@ class EventConsumer:
     async def _run(self) -> None:
         assert self._consumer is not None
         consumer = self._consumer
+        failures = 0
         while not self._stopping.is_set():
             try:
                 batches = await consumer.getmany(timeout_ms=500, max_records=64)
             except KafkaError:
                 log.exception("poll failed; retrying", group=self._group_id)
-                await asyncio.sleep(1.0)
+                await self._sleep_unless_stopping(1.0)
                 continue
             if not batches:
                 continue
             # Partitions are independent: handle them concurrently, each one in order.
             results = await asyncio.gather(*(self._handle_partition(tp, records) for tp, records in batches.items()))
-            offsets = {tp: offset for tp, offset in results if offset is not None}
+            offsets = {tp: offset for tp, offset, _ in results if offset is not None}
             if offsets:
                 await self._commit(offsets)
             await self._record_lag(consumer)
+            if any(failed for _, _, failed in results):
+                # Something below the handlers broke (e.g. the DLQ could not be written while
+                # Kafka is down): back off, then the rewound records are polled again.
+                failures += 1
+                await self._sleep_unless_stopping(self._backoff(failures))
+            else:
+                failures = 0
 
     async def _handle_partition(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
-    ) -> tuple[TopicPartition, int | None]:
-        """Handle records in order; return the offset to commit (next to read), None if none was handled."""
+    ) -> tuple[TopicPartition, int | None, bool]:
+        """Handle records in order; return the offset to commit (None if none was handled) and
+        whether an unexpected failure stopped the partition early."""
         assert self._consumer is not None
         next_offset: int | None = None
         for record in records:
-            done = await self._handle_record(record)
+            try:
+                done = await self._handle_record(record)
+            except Exception:
+                log.exception("could not handle or dead-letter an event; will retry", topic=record.topic)
+                self._consumer.seek(tp, record.offset)
+                return tp, next_offset, True
             if not done:
                 # Stopping while a dependency is down: leave this record uncommitted, and
                 # rewind so a later poll (if any) starts again from it.
                 self._consumer.seek(tp, record.offset)
                 break
             next_offset = record.offset + 1
-        return tp, next_offset
+        return tp, next_offset, False
 
     async def _handle_record(self, record: ConsumerRecord[bytes, bytes]) -> bool:
         """Handle or dead-letter one record. False only when stopping before it could be handled."""

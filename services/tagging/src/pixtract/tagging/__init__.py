@@ -1,0 +1,1 @@
+"""Pixtract tagging service: labels, categories, colours and places of every uploaded image."""

@@ -1,0 +1,257 @@
+"""The tagging service against real servers: an upload in, an images.tagged out; the category
+store and API on a real MongoDB; deletions through Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from fastapi import FastAPI
+from PIL import Image
+from pydantic import SecretStr
+
+from pixtract.common.auth import Principal, current_principal
+from pixtract.common.clients import s3_client
+from pixtract.common.config import KafkaSettings, MongoSettings, S3Settings
+from pixtract.common.kafka import EventPublisher
+from pixtract.common.storage import ObjectStore
+from pixtract.events.topics import IMAGES_DELETED, IMAGES_TAGGED, IMAGES_UPLOADED, USERS_DELETED
+from pixtract.events.v1 import common_pb2, images_pb2, users_pb2
+from pixtract.tagging.adapters.mongo_categories import MongoCategoryStore
+from pixtract.tagging.app import create_app
+from pixtract.tagging.config import Settings
+from pixtract.tagging.domain.categories import ImageCategories
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(lite_servers: Any) -> Settings:
+    return Settings(
+        kafka=KafkaSettings(
+            bootstrap_servers=lite_servers.kafka_bootstrap,
+            enable_idempotence=False,
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+            retry_backoff_s=0.05,
+        ),
+        # A database per test: no test sees another's images or renames.
+        mongo=MongoSettings(url=SecretStr(lite_servers.mongo_url), database=f"tagging_{uuid.uuid4().hex[:8]}"),
+        s3=S3Settings(
+            endpoint_url=lite_servers.s3_endpoint,
+            region=lite_servers.s3_region,
+            access_key_id=lite_servers.s3_access_key_id,
+            secret_access_key=SecretStr(lite_servers.s3_secret_access_key),
+            bucket=lite_servers.s3_bucket,
+        ),
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def publisher(settings: Settings) -> AsyncIterator[EventPublisher]:
+    pub = EventPublisher(settings.kafka, client_id="tagging-test")
+    await pub.start()
+    yield pub
+    await pub.stop()
+
+
+@pytest.fixture
+async def tagged(settings: Settings) -> AsyncIterator[Callable[[str], Awaitable[images_pb2.ImageTagged]]]:
+    """Waits for the images.tagged event of one image id."""
+    consumer = AIOKafkaConsumer(
+        IMAGES_TAGGED.name,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: dict[str, images_pb2.ImageTagged] = {}
+
+    async def wait_for(image_id: str, timeout: float = 60.0) -> images_pb2.ImageTagged:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while image_id not in seen:
+            assert asyncio.get_running_loop().time() < deadline, f"no images.tagged for {image_id}"
+            batches = await consumer.getmany(timeout_ms=500)
+            for records in batches.values():
+                for record in records:
+                    message = images_pb2.ImageTagged.FromString(record.value)
+                    seen[message.image_id] = message
+        return seen[image_id]
+
+    try:
+        yield wait_for
+    finally:
+        await consumer.stop()
+
+
+async def _eventually(check: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.1)
+
+
+def _halves_jpeg(width: int, height: int) -> bytes:
+    image = Image.new("RGB", (width, height), "#ff0000")
+    image.paste(Image.new("RGB", (width // 2, height), "#0000ff"), (width // 2, 0))
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=92)
+    return out.getvalue()
+
+
+def _uploaded(image_id: str, owner_id: str, key: str, bucket: str) -> images_pb2.ImageUploaded:
+    message = images_pb2.ImageUploaded(
+        image_id=image_id,
+        owner_id=owner_id,
+        original=common_pb2.ObjectRef(bucket=bucket, key=key),
+        content_type="image/jpeg",
+        gps=common_pb2.GeoPoint(lat=59.3293, lon=18.0686),
+    )
+    message.uploaded_at.FromDatetime(datetime.now(UTC))
+    return message
+
+
+async def _put(settings: Settings, key: str, data: bytes) -> None:
+    async with s3_client(settings.s3) as s3:
+        await ObjectStore(s3, settings.s3.bucket).put_bytes(key, data, "image/jpeg")
+
+
+def _store(app: FastAPI) -> MongoCategoryStore:
+    store: MongoCategoryStore = app.state.category_store
+    return store
+
+
+async def test_an_uploaded_image_is_tagged_and_announced(
+    app: FastAPI,
+    settings: Settings,
+    publisher: EventPublisher,
+    tagged: Callable[[str], Awaitable[images_pb2.ImageTagged]],
+) -> None:
+    owner, image_id = f"user-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    key = f"originals/{owner}/{image_id}"
+    await _put(settings, key, _halves_jpeg(640, 480))
+
+    await publisher.publish(IMAGES_UPLOADED, _uploaded(image_id, owner, key, settings.s3.bucket), key=image_id)
+    result = await tagged(image_id)
+
+    assert (result.owner_id, result.model_version) == (owner, settings.model_version)
+    assert (result.width, result.height) == (640, 480)
+    fractions = {c.name: c.fraction for c in result.colors}
+    assert set(fractions) == {"red", "blue"}
+    assert fractions["red"] == pytest.approx(0.5, abs=0.05)
+    assert fractions["blue"] == pytest.approx(0.5, abs=0.05)
+    assert len(result.phash) == 16
+    assert result.location.lat == pytest.approx(59.3293)
+    assert result.location.lon == pytest.approx(18.0686)
+    assert result.HasField("tagged_at")
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tagging") as http:
+        ready = await http.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"] == {"mongo": "ok", "s3": "ok", "kafka": "ok", "consumer": "ok"}
+
+
+async def test_corrupt_bytes_still_produce_an_images_tagged(
+    app: FastAPI,
+    settings: Settings,
+    publisher: EventPublisher,
+    tagged: Callable[[str], Awaitable[images_pb2.ImageTagged]],
+) -> None:
+    owner, image_id = f"user-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    key = f"originals/{owner}/{image_id}"
+    await _put(settings, key, _halves_jpeg(640, 480)[:300])
+
+    await publisher.publish(IMAGES_UPLOADED, _uploaded(image_id, owner, key, settings.s3.bucket), key=image_id)
+    result = await tagged(image_id)
+    assert (result.width, result.height, result.phash, list(result.colors)) == (0, 0, "", [])
+
+
+async def test_the_store_keeps_tombstones_and_the_newest_result(app: FastAPI) -> None:
+    store = _store(app)
+    image = ImageCategories("img-t", "owner-t", ("Animals",), T0, T0 + timedelta(minutes=5))
+
+    assert await store.save_image(image) is True
+    assert await store.save_image(image) is True, "a redelivery is stored again"
+    older = ImageCategories("img-t", "owner-t", ("Food",), T0, T0)
+    assert await store.save_image(older) is False
+    assert [c.name for c in await store.count_categories("owner-t")] == ["Animals"]
+
+    await store.forget_image("img-t", "owner-t")
+    later = ImageCategories("img-t", "owner-t", ("Animals",), T0, T0 + timedelta(hours=1))
+    assert await store.save_image(later) is False
+    assert await store.count_categories("owner-t") == []
+
+
+async def test_categories_api_and_deletions_on_real_servers(app: FastAPI, publisher: EventPublisher) -> None:
+    store = _store(app)
+    alice, bob = f"alice-{uuid.uuid4().hex[:6]}", f"bob-{uuid.uuid4().hex[:6]}"
+    for image_id, owner, categories, day in [
+        ("a1", alice, ("Animals", "Beach"), 0),
+        ("a2", alice, ("Animals",), 2),
+        ("a3", alice, ("Food & Drink",), 1),
+        ("b1", bob, ("Animals", "Cars"), 5),
+    ]:
+        uploaded_at = T0 + timedelta(days=day)
+        assert await store.save_image(ImageCategories(image_id, owner, categories, uploaded_at, uploaded_at))
+
+    app.dependency_overrides[current_principal] = lambda: Principal(user_id=alice)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tagging") as http:
+
+        async def listed() -> list[dict[str, Any]]:
+            response = await http.get("/api/v1/categories")
+            assert response.status_code == 200, response.text
+            items: list[dict[str, Any]] = response.json()["items"]
+            return items
+
+        assert [(c["id"], c["count"], c["cover_image_id"]) for c in await listed()] == [
+            ("animals", 2, "a2"),
+            ("beach", 1, "a1"),
+            ("food-drink", 1, "a3"),
+        ]
+
+        renamed = await http.patch("/api/v1/categories/animals", json={"name": " Pets "})
+        assert renamed.status_code == 200
+        assert renamed.json()["name"] == "Pets"
+        assert (await http.patch("/api/v1/categories/cars", json={"name": "Mine"})).status_code == 404
+        assert (await http.patch("/api/v1/categories/animals", json={"name": ""})).status_code == 422
+        assert (await listed())[0]["name"] == "Pets"
+
+        await publisher.publish(IMAGES_DELETED, images_pb2.ImageDeleted(image_id="a2", owner_id=alice), key="a2")
+
+        async def cover_moved() -> bool:
+            animals = [c for c in await listed() if c["id"] == "animals"]
+            return animals == [
+                {
+                    "id": "animals",
+                    "name": "Pets",
+                    "suggested_name": "Animals",
+                    "count": 1,
+                    "cover_image_id": "a1",
+                }
+            ]
+
+        await _eventually(cover_moved)
+
+        await publisher.publish(USERS_DELETED, users_pb2.UserDeleted(user_id=alice), key=alice)
+
+        async def alice_gone() -> bool:
+            return await listed() == [] and await store.renames(alice) == {}
+
+        await _eventually(alice_gone)
+    assert [c.name for c in await store.count_categories(bob)] != []
