@@ -20,7 +20,8 @@ SERVICES = {"auth", "upload", "tagging", "ocr", "search"}
 
 def _load_generator() -> Any:
     spec = importlib.util.spec_from_file_location("proto_generate", ROOT / "proto" / "generate.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -66,7 +67,9 @@ def test_golden_examples_round_trip(topic_name: str) -> None:
 def test_messages_tolerate_unknown_fields_from_newer_producers() -> None:
     """A consumer on the old schema must decode a message a newer producer extended."""
     topic = TOPICS["images.uploaded"]
-    message = json_format.ParseDict(json.loads((EXAMPLES / "images.uploaded.json").read_text())[0], topic.message_type())
+    message = json_format.ParseDict(
+        json.loads((EXAMPLES / "images.uploaded.json").read_text())[0], topic.message_type()
+    )
     extended = message.SerializeToString() + b"\xa2\x06\x03new"  # field 100, length-delimited "new"
     decoded = topic.message_type.FromString(extended)
     assert decoded.image_id == message.image_id

@@ -47,7 +47,9 @@ class PixtractClient:
     def image(self, image_id: str) -> httpx.Response:
         return self.http.get(f"/api/v1/images/{image_id}", headers=self.auth)
 
-    def wait_until(self, image_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = READY_TIMEOUT_S) -> dict[str, Any]:
+    def wait_until(
+        self, image_id: str, done: Callable[[dict[str, Any]], bool], timeout: float = READY_TIMEOUT_S
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         body: dict[str, Any] = {}
         while time.monotonic() < deadline:

@@ -45,7 +45,13 @@ def test_lines_are_read_top_to_bottom_then_left_to_right() -> None:
 
 
 def test_result_joins_lines_in_reading_order_and_drops_blank_ones() -> None:
-    engine = FakeEngine([OcrLine("second", 0.8, (0, 50, 50, 70)), OcrLine("  ", 0.9, (0, 0, 5, 5)), OcrLine("first", 0.9, (0, 0, 50, 20))])
+    engine = FakeEngine(
+        [
+            OcrLine("second", 0.8, (0, 50, 50, 70)),
+            OcrLine("  ", 0.9, (0, 0, 5, 5)),
+            OcrLine("first", 0.9, (0, 0, 50, 20)),
+        ]
+    )
     result = extract_text(engine, _png(100, 100), max_pixels=10_000_000, max_side=2000)
     assert result.content == "first\nsecond"
     assert result.document_type == "other"

@@ -39,6 +39,9 @@ async def s3_client(settings: S3Settings) -> AsyncIterator[Any]:
     session = aioboto3.Session()
     config = BotoConfig(
         s3={"addressing_style": "path"},
+        # botocore would presign with SigV2 for us-east-1, which SeaweedFS refuses once a URL
+        # carries response-* overrides; SigV4 works everywhere.
+        signature_version="s3v4",
         retries={"max_attempts": 3, "mode": "standard"},
         connect_timeout=5,
         read_timeout=60,

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from dataclasses import dataclass
+from typing import IO, Any
 
 from botocore.exceptions import ClientError
 
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound", "NoSuchBucket"})
+
+
+@dataclass(frozen=True)
+class ObjectDownload:
+    content_type: str
+    content_length: int
+    chunks: AsyncIterator[bytes]
 
 
 def _is_not_found(exc: ClientError) -> bool:
@@ -47,17 +55,34 @@ class ObjectStore:
             data: bytes = await body.read()
         return data
 
-    async def open_stream(self, key: str, chunk_size: int = 256 * 1024) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
-        """Object metadata and an iterator over its bytes, for streaming responses."""
-        response = await self.client.get_object(Bucket=self.bucket, Key=key)
+    async def open_download(self, key: str, chunk_size: int = 256 * 1024) -> ObjectDownload | None:
+        """The object's bytes as a stream, or None when it does not exist."""
+        try:
+            response = await self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _is_not_found(exc):
+                return None
+            raise
         body = response["Body"]
 
         async def chunks() -> AsyncIterator[bytes]:
-            async with body as stream:
-                while chunk := await stream.read(chunk_size):
+            # The context closes the connection even when the client goes away mid-download.
+            async with body:
+                while chunk := await body.read(chunk_size):
                     yield chunk
 
-        return response, chunks()
+        return ObjectDownload(
+            content_type=str(response.get("ContentType") or "application/octet-stream"),
+            content_length=int(response["ContentLength"]),
+            chunks=chunks(),
+        )
+
+    async def put_file(self, key: str, source: IO[bytes], *, size: int, content_type: str) -> None:
+        """Upload from a (spooled) file; botocore reads it in chunks, never as one bytes object."""
+        source.seek(0)
+        await self.client.put_object(
+            Bucket=self.bucket, Key=key, Body=source, ContentLength=size, ContentType=content_type
+        )
 
     async def exists(self, key: str) -> bool:
         try:
@@ -88,9 +113,10 @@ class ObjectStore:
         await self.delete_keys(keys)
         return len(keys)
 
-    async def presigned_get(self, key: str, expires_s: int, filename: str | None = None) -> str:
+    async def presigned_get(self, key: str, expires_s: int, content_disposition: str | None = None) -> str:
+        """A short-lived signed GET URL; `content_disposition` must already be a valid header value."""
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
-        if filename:
-            params["ResponseContentDisposition"] = f'attachment; filename="{filename}"'
+        if content_disposition:
+            params["ResponseContentDisposition"] = content_disposition
         url: str = await self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)
         return url

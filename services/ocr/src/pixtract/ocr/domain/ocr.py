@@ -57,7 +57,9 @@ def load_image(data: bytes, *, max_pixels: int, max_side: int) -> tuple[NDArray[
     scale = 1.0
     if max(oriented.size) > max_side:
         scale = max_side / max(oriented.size)
-        oriented = oriented.resize((round(oriented.width * scale), round(oriented.height * scale)), Image.Resampling.LANCZOS)
+        oriented = oriented.resize(
+            (round(oriented.width * scale), round(oriented.height * scale)), Image.Resampling.LANCZOS
+        )
     return np.asarray(oriented, dtype=np.uint8), scale
 
 

@@ -1,0 +1,1 @@
+"""Pixtract upload service: originals, thumbnails, image records and their pipeline state."""

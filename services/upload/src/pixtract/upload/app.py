@@ -1,0 +1,126 @@
+"""The upload service: originals and thumbnails in S3, image records and pipeline state in Mongo."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+import httpx
+from botocore.exceptions import BotoCoreError
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from PIL import Image
+from pymongo.errors import ConnectionFailure
+
+from pixtract.common.auth import TokenVerifier
+from pixtract.common.clients import mongo_client, s3_client
+from pixtract.common.errors import problem_response
+from pixtract.common.http import create_service_app
+from pixtract.common.kafka import EventConsumer, EventPublisher
+from pixtract.common.logging import get_logger
+from pixtract.common.storage import ObjectStore
+from pixtract.events.topics import IMAGES_INDEXED, IMAGES_TAGGED, IMAGES_TEXT_EXTRACTED, USERS_DELETED
+from pixtract.upload.adapters.mongo import MongoImageRepository
+from pixtract.upload.adapters.s3 import MediaStore
+from pixtract.upload.api.images import router as images_router
+from pixtract.upload.config import Settings
+from pixtract.upload.consumers.results import PipelineResultHandlers
+from pixtract.upload.consumers.users import UserDeletedHandler
+from pixtract.upload.ingest import ImageIngest
+from pixtract.upload.tasks.outbox_relay import OutboxRelay
+from pixtract.upload.tasks.periodic import PeriodicTask
+from pixtract.upload.tasks.reconciler import Reconciler
+
+SERVICE = "upload"
+RETRY_AFTER_S = "5"
+
+log = get_logger(__name__)
+
+
+def _install_unavailable_handlers(app: FastAPI) -> None:
+    """A backing service that cannot be reached answers 503 (retry later), not a bare 500."""
+
+    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
+        log.warning("dependency unavailable", error=repr(exc))
+        return problem_response(
+            503,
+            "A storage backend is unavailable; try again shortly.",
+            slug="service-unavailable",
+            headers={"Retry-After": RETRY_AFTER_S},
+        )
+
+    app.add_exception_handler(ConnectionFailure, unavailable)
+    app.add_exception_handler(BotoCoreError, unavailable)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # max_pixels is checked from the header before decoding; Pillow's own global guard
+        # would warn below it and refuse above twice its default, whatever the setting.
+        Image.MAX_IMAGE_PIXELS = None
+        async with AsyncExitStack() as running:
+            # Closed in reverse: consumer, reconciler, relay, publisher, then the clients.
+            executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="upload")
+            running.callback(executor.shutdown, wait=True)
+            mongo = mongo_client(settings.mongo)
+            running.push_async_callback(mongo.close)
+            http = httpx.AsyncClient()
+            running.push_async_callback(http.aclose)
+            s3 = await running.enter_async_context(s3_client(settings.s3))
+            media = MediaStore(ObjectStore(s3, settings.s3.bucket))
+            await media.ensure_bucket()
+            images = MongoImageRepository(mongo[settings.mongo.database]["images"])
+            await images.ensure_indexes()
+
+            publisher = EventPublisher(settings.kafka, client_id=SERVICE)
+            await publisher.start()
+            running.push_async_callback(publisher.stop)
+            outbox_relay = PeriodicTask(
+                "outbox-relay", OutboxRelay(images, publisher, media).drain, settings.outbox_sweep_seconds
+            )
+            reconciler = PeriodicTask(
+                "reconciler",
+                Reconciler(
+                    images,
+                    reemit_after=timedelta(seconds=settings.reemit_after_seconds),
+                    max_attempts=settings.max_attempts,
+                    on_reemitted=outbox_relay.wake,
+                ).run_once,
+                settings.reconcile_interval_seconds,
+            )
+            consumer = EventConsumer(settings.kafka, group_id=SERVICE, publisher=publisher)
+            results = PipelineResultHandlers(images)
+            consumer.on(IMAGES_TAGGED, results.on_tagged)
+            consumer.on(IMAGES_TEXT_EXTRACTED, results.on_text_extracted)
+            consumer.on(IMAGES_INDEXED, results.on_indexed)
+            consumer.on(USERS_DELETED, UserDeletedHandler(images, media))
+
+            app.state.images = images
+            app.state.media = media
+            app.state.outbox_relay = outbox_relay
+            app.state.ingest = ImageIngest(
+                images, media, executor, max_pixels=settings.max_pixels, on_stored=outbox_relay.wake
+            )
+            app.state.token_verifier = TokenVerifier(settings.auth, http)
+
+            outbox_relay.start()
+            running.push_async_callback(outbox_relay.stop)
+            reconciler.start()
+            running.push_async_callback(reconciler.stop)
+            await consumer.start()
+            running.push_async_callback(consumer.stop)
+            app.state.readiness = {
+                "mongo": images.ping,
+                "s3": media.ping,
+                "kafka": publisher.ping,
+                "consumer": consumer.check_running,
+                "outbox-relay": outbox_relay.check_running,
+            }
+            yield
+
+    app = create_service_app(settings, title="Pixtract upload", lifespan=lifespan, routers=[images_router])
+    _install_unavailable_handlers(app)
+    return app

@@ -1,0 +1,150 @@
+"""Deciding on received bytes: pixel limit before decoding, truncation, orientation, thumbnails."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import ExifTags, Image
+
+from pixtract.upload.domain import formats
+from pixtract.upload.domain.formats import detect_file_type
+from pixtract.upload.domain.inspection import (
+    CorruptImage,
+    ImageTooLarge,
+    InspectedImage,
+    ThumbnailSize,
+    UnsupportedImage,
+    inspect_image,
+    upright_size,
+)
+
+
+def _encode(image: Image.Image, pillow_format: str, **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format=pillow_format, **params)
+    return out.getvalue()
+
+
+def _inspect(data: bytes, max_pixels: int = 50_000_000) -> InspectedImage:
+    return inspect_image(io.BytesIO(data), detect_file_type(data[:32]), max_pixels=max_pixels)
+
+
+def _gradient(size: tuple[int, int]) -> Image.Image:
+    return Image.linear_gradient("L").resize(size).convert("RGB")
+
+
+def test_a_jpeg_is_measured_and_gets_both_thumbnails_as_webp() -> None:
+    data = _encode(_gradient((3000, 1500)), "JPEG", quality=85)
+    inspected = inspect_image(io.BytesIO(data), formats.JPEG, max_pixels=50_000_000)
+    assert (inspected.width, inspected.height) == (3000, 1500)
+    small, large = inspected.thumbnails[ThumbnailSize.SMALL], inspected.thumbnails[ThumbnailSize.LARGE]
+    assert (large.width, large.height) == (1280, 640)
+    assert (small.width, small.height) == (256, 128)
+    for thumb in (small, large):
+        assert detect_file_type(thumb.data[:32]) == formats.WEBP
+        with Image.open(io.BytesIO(thumb.data)) as decoded:
+            assert decoded.size == (thumb.width, thumb.height)
+        assert len(thumb.etag) == 32
+
+
+def test_small_images_are_never_upscaled() -> None:
+    inspected = inspect_image(io.BytesIO(_encode(_gradient((120, 90)), "PNG")), formats.PNG, max_pixels=10**6)
+    assert {(t.width, t.height) for t in inspected.thumbnails.values()} == {(120, 90)}
+
+
+def test_exif_orientation_turns_dimensions_and_thumbnails_upright() -> None:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = 6  # stored landscape, displayed portrait
+    stored = Image.new("RGB", (400, 200), "white")
+    stored.paste((255, 0, 0), (0, 0, 200, 200))  # left half red as stored
+    inspected = _inspect(_encode(stored, "JPEG", exif=exif, quality=95))
+    assert (inspected.width, inspected.height) == (200, 400)
+    small = inspected.thumbnails[ThumbnailSize.SMALL]
+    assert (small.width, small.height) == (128, 256)
+    with Image.open(io.BytesIO(small.data)) as thumb:
+        rgb = thumb.convert("RGB")
+        # Orientation 6 rotates 90° clockwise: the stored left half ends up on top.
+        top, bottom = rgb.getpixel((64, 10)), rgb.getpixel((64, 245))
+    assert isinstance(top, tuple)
+    assert isinstance(bottom, tuple)
+    assert top[0] > 200
+    assert top[1] < 60
+    assert bottom[1] > 200
+
+
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+def test_quarter_turn_orientations_swap_dimensions(orientation: int) -> None:
+    assert upright_size(40, 30, orientation) == (30, 40)
+
+
+@pytest.mark.parametrize("orientation", [0, 1, 2, 3, 4])
+def test_other_orientations_keep_dimensions(orientation: int) -> None:
+    assert upright_size(40, 30, orientation) == (40, 30)
+
+
+def test_the_pixel_limit_is_checked_from_the_header_before_decoding() -> None:
+    data = _encode(_gradient((1000, 1000)), "PNG")
+    with pytest.raises(ImageTooLarge, match="1000x1000 is 1,000,000 pixels; the limit is 999,999"):
+        _inspect(data, max_pixels=999_999)
+    # Only the header is needed to refuse it: even with most of the pixels missing.
+    with pytest.raises(ImageTooLarge):
+        _inspect(data[:200], max_pixels=999_999)
+    assert _inspect(data, max_pixels=1_000_000) is not None
+
+
+@pytest.mark.parametrize("pillow_format", ["JPEG", "PNG", "WEBP", "GIF", "TIFF", "BMP"])
+def test_truncated_images_are_refused_as_corrupt(pillow_format: str) -> None:
+    image = Image.effect_noise((300, 200), 60).convert("RGB")
+    if pillow_format == "GIF":
+        image = image.convert("P")
+    data = _encode(image, pillow_format)
+    with pytest.raises(CorruptImage, match="truncated or corrupt"):
+        _inspect(data[: len(data) // 2])
+
+
+def test_garbage_after_a_valid_signature_is_corrupt() -> None:
+    with pytest.raises(CorruptImage):
+        _inspect(b"\x89PNG\r\n\x1a\n" + b"\x00" * 200)
+
+
+def test_types_without_a_decoder_are_refused_before_decoding() -> None:
+    with pytest.raises(UnsupportedImage, match="HEIC image"):
+        inspect_image(io.BytesIO(b"\x00\x00\x00\x18ftypheic"), formats.HEIC, max_pixels=10**6)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        Image.new("P", (64, 64), 3),
+        Image.new("LA", (64, 64), (128, 100)),
+        Image.new("L", (64, 64), 128),
+        Image.new("1", (64, 64), 1),
+        Image.new("CMYK", (64, 64), (0, 255, 255, 0)),
+        Image.new("RGBA", (64, 64), (0, 0, 255, 128)),
+    ],
+    ids=lambda image: image.mode,
+)
+def test_every_common_pixel_mode_makes_thumbnails(image: Image.Image) -> None:
+    pillow_format = {"P": "GIF", "1": "BMP", "CMYK": "JPEG"}.get(image.mode, "PNG")
+    if pillow_format == "GIF":
+        image.info["transparency"] = 0
+    inspected = _inspect(_encode(image, pillow_format))
+    assert inspected.thumbnails[ThumbnailSize.LARGE].data.startswith(b"RIFF")
+
+
+def _mean_grey(thumbnail_data: bytes) -> float:
+    with Image.open(io.BytesIO(thumbnail_data)) as thumb:
+        histogram = thumb.convert("L").histogram()
+    return sum(value * count for value, count in enumerate(histogram)) / sum(histogram)
+
+
+def test_high_bit_depth_images_keep_their_tones_in_thumbnails() -> None:
+    sixteen_bit = Image.new("I;16", (64, 64))
+    sixteen_bit.putdata([n * 16 for n in range(64 * 64)])  # a ramp over the whole 16-bit range
+    floats = Image.new("F", (64, 64))
+    floats.putdata([n / 4096 for n in range(64 * 64)])  # a ramp from 0.0 to 1.0
+    for image, pillow_format in ((sixteen_bit, "PNG"), (floats, "TIFF")):
+        inspected = _inspect(_encode(image, pillow_format))
+        # A clipping conversion would give an all-white (16-bit) or all-black (float) thumbnail.
+        assert 110 < _mean_grey(inspected.thumbnails[ThumbnailSize.SMALL].data) < 145

@@ -1,0 +1,58 @@
+"""Tagging and OCR events turned into the fields stored in the image record."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pixtract.events.v1 import images_pb2
+from pixtract.upload.domain.results import tagging_result, text_result
+
+
+def test_tagging_results_are_stored_as_the_api_shows_them() -> None:
+    event = images_pb2.ImageTagged(image_id="i", owner_id="o", model_version="effnet-1", faces=3, phash="00ff")
+    event.labels.add(name="tabby", confidence=0.9, parents=["cat", "feline"])
+    event.categories.extend(["animals", "pets", "animals"])
+    event.colors.add(name="orange", hex="#ff8800", fraction=0.25)
+    event.tagged_at.FromDatetime(datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    result = tagging_result(event)
+    assert result.fields == {
+        "labels": [{"name": "tabby", "confidence": 0.9, "parents": ["cat", "feline"]}],
+        "categories": ["animals", "pets"],
+        "faces": 3,
+        "colors": [{"name": "orange", "hex": "#ff8800", "fraction": 0.25}],
+        "location": None,
+        "phash": "00ff",
+    }
+    assert result.model_version == "effnet-1"
+    assert result.produced_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def test_a_geocoded_place_is_the_location_and_no_time_means_unordered() -> None:
+    event = images_pb2.ImageTagged(image_id="i", owner_id="o")
+    event.location.CopyFrom(images_pb2.Place(lat=1.5, lon=2.5, place="", country="FR"))
+    result = tagging_result(event)
+    assert result.fields["location"] == {"lat": 1.5, "lon": 2.5, "place": None, "country": "FR"}
+    assert result.produced_at is None
+
+
+def test_text_results_keep_lines_with_boxes_and_known_document_types() -> None:
+    event = images_pb2.TextExtracted(image_id="i", owner_id="o", model_version="rapidocr-3", content="TOTAL 9.99")
+    event.document_type = "receipt"
+    event.fields["total"] = "9.99"
+    event.lines.add(text="TOTAL 9.99", confidence=0.87, box=[1.234, 2, 3, 4.5678])
+    result = text_result(event)
+    assert result.fields == {
+        "text": {
+            "content": "TOTAL 9.99",
+            "document_type": "receipt",
+            "fields": {"total": "9.99"},
+            "lines": [{"text": "TOTAL 9.99", "confidence": 0.87, "box": [1.23, 2.0, 3.0, 4.57]}],
+        }
+    }
+    assert result.model_version == "rapidocr-3"
+
+
+def test_document_types_outside_the_api_read_as_other_or_none() -> None:
+    screenshot = text_result(images_pb2.TextExtracted(content="Settings", document_type="screenshot"))
+    assert screenshot.fields["text"]["document_type"] == "other"
+    assert text_result(images_pb2.TextExtracted(content="", document_type="")).fields["text"]["document_type"] == "none"
