@@ -30,6 +30,9 @@ class KafkaSettings(BaseModel):
     # Joining a group waits half the session timeout on Tansu, so keep it short enough.
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 3_000
+    # How long a fetch may wait for data. Each upload crosses three hops (uploaded →
+    # results → indexed), so this bounds the idle latency a hop can add.
+    fetch_max_wait_ms: int = Field(default=100, ge=0)
     max_retries: int = Field(default=3, ge=0, description="handler retries before the DLQ")
     retry_backoff_s: float = Field(default=0.5, gt=0)
     security_protocol: str = "PLAINTEXT"

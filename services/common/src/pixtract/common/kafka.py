@@ -173,6 +173,7 @@ class EventConsumer:
             session_timeout_ms=self._settings.session_timeout_ms,
             heartbeat_interval_ms=self._settings.heartbeat_interval_ms,
             max_poll_interval_ms=600_000,
+            fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
             **_kafka_security(self._settings),
         )
         await self._consumer.start()
