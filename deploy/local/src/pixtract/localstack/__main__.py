@@ -1,0 +1,5 @@
+import sys
+
+from pixtract.localstack.cli import main
+
+sys.exit(main())
