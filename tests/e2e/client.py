@@ -18,6 +18,9 @@ class PixtractClient:
     def __init__(self, base_url: str) -> None:
         self.http = httpx.Client(base_url=base_url, timeout=30.0)
         self.token: str | None = None
+        self.refresh_token: str | None = None
+        self.email = ""
+        self.password = ""
 
     def close(self) -> None:
         self.http.close()
@@ -32,10 +35,17 @@ class PixtractClient:
         password = f"correct horse {uuid.uuid4().hex[:8]} battery"
         registered = self.http.post("/api/v1/auth/register", json={"email": email, "password": password, "name": "E2E"})
         assert registered.status_code == 201, registered.text
-        login = self.http.post("/api/v1/auth/login", json={"email": email, "password": password})
-        assert login.status_code == 200, login.text
-        self.token = login.json()["access_token"]
+        self.email, self.password = email, password
+        self.log_in()
         return dict(registered.json())
+
+    def log_in(self) -> dict[str, Any]:
+        """A new session: the access token becomes this client's, and so does the refresh token."""
+        login = self.http.post("/api/v1/auth/login", json={"email": self.email, "password": self.password})
+        assert login.status_code == 200, login.text
+        pair = dict(login.json())
+        self.token, self.refresh_token = pair["access_token"], pair["refresh_token"]
+        return pair
 
     def upload(self, *files: tuple[str, bytes, str]) -> httpx.Response:
         return self.http.post(

@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from opensearchpy import AsyncOpenSearch
 
-from pixtract.common.auth import AuthenticationError, Principal
+from pixtract.common.auth import USER_SCOPES, AuthenticationError, Principal
 from pixtract.common.config import KafkaSettings, OpenSearchSettings
 from pixtract.common.errors import PROBLEM_CONTENT_TYPE
 from pixtract.common.kafka import EventPublisher
@@ -47,7 +47,7 @@ class StubVerifier:
     async def verify(self, credential: str) -> Principal:
         if not credential.startswith(TOKEN_PREFIX):
             raise AuthenticationError("invalid token")
-        return Principal(user_id=credential.removeprefix(TOKEN_PREFIX))
+        return Principal(user_id=credential.removeprefix(TOKEN_PREFIX), scopes=USER_SCOPES)
 
 
 @dataclass

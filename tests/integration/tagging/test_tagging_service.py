@@ -8,30 +8,38 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
+import skimage.data
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from PIL import Image
 from pydantic import SecretStr
 
-from pixtract.common.auth import Principal, current_principal
+from pixtract.common.auth import USER_SCOPES, Principal, current_principal
 from pixtract.common.clients import s3_client
 from pixtract.common.config import KafkaSettings, MongoSettings, S3Settings
 from pixtract.common.kafka import EventPublisher
 from pixtract.common.storage import ObjectStore
-from pixtract.events.topics import IMAGES_DELETED, IMAGES_TAGGED, IMAGES_UPLOADED, USERS_DELETED
+from pixtract.events.topics import IMAGES_DELETED, IMAGES_TAGGED, IMAGES_TEXT_EXTRACTED, IMAGES_UPLOADED, USERS_DELETED
 from pixtract.events.v1 import common_pb2, images_pb2, users_pb2
 from pixtract.tagging.adapters.mongo_categories import MongoCategoryStore
 from pixtract.tagging.app import create_app
 from pixtract.tagging.config import Settings
 from pixtract.tagging.domain.categories import ImageCategories
+from pixtract.tagging.reprocess import reprocess
 
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+class WaitForTagged(Protocol):
+    def __call__(
+        self, image_id: str, timeout: float = ..., until: Callable[[images_pb2.ImageTagged], bool] = ...
+    ) -> Awaitable[images_pb2.ImageTagged]: ...
 
 
 @pytest.fixture
@@ -72,7 +80,7 @@ async def publisher(settings: Settings) -> AsyncIterator[EventPublisher]:
 
 
 @pytest.fixture
-async def tagged(settings: Settings) -> AsyncIterator[Callable[[str], Awaitable[images_pb2.ImageTagged]]]:
+async def tagged(settings: Settings) -> AsyncIterator[WaitForTagged]:
     """Waits for the images.tagged event of one image id."""
     consumer = AIOKafkaConsumer(
         IMAGES_TAGGED.name,
@@ -83,10 +91,13 @@ async def tagged(settings: Settings) -> AsyncIterator[Callable[[str], Awaitable[
     await consumer.start()
     seen: dict[str, images_pb2.ImageTagged] = {}
 
-    async def wait_for(image_id: str, timeout: float = 60.0) -> images_pb2.ImageTagged:
+    async def wait_for(
+        image_id: str, timeout: float = 60.0, until: Callable[[images_pb2.ImageTagged], bool] = lambda _: True
+    ) -> images_pb2.ImageTagged:
+        """The newest images.tagged of the image once `until` holds for it."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while image_id not in seen:
-            assert asyncio.get_running_loop().time() < deadline, f"no images.tagged for {image_id}"
+        while image_id not in seen or not until(seen[image_id]):
+            assert asyncio.get_running_loop().time() < deadline, f"no (such) images.tagged for {image_id}"
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
@@ -141,7 +152,7 @@ async def test_an_uploaded_image_is_tagged_and_announced(
     app: FastAPI,
     settings: Settings,
     publisher: EventPublisher,
-    tagged: Callable[[str], Awaitable[images_pb2.ImageTagged]],
+    tagged: WaitForTagged,
 ) -> None:
     owner, image_id = f"user-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     key = f"originals/{owner}/{image_id}"
@@ -150,7 +161,8 @@ async def test_an_uploaded_image_is_tagged_and_announced(
     await publisher.publish(IMAGES_UPLOADED, _uploaded(image_id, owner, key, settings.s3.bucket), key=image_id)
     result = await tagged(image_id)
 
-    assert (result.owner_id, result.model_version) == (owner, settings.model_version)
+    assert result.owner_id == owner
+    assert result.model_version.startswith(f"{settings.model_version}+efficientnet-lite0-")
     assert (result.width, result.height) == (640, 480)
     fractions = {c.name: c.fraction for c in result.colors}
     assert set(fractions) == {"red", "blue"}
@@ -159,6 +171,11 @@ async def test_an_uploaded_image_is_tagged_and_announced(
     assert len(result.phash) == 16
     assert result.location.lat == pytest.approx(59.3293)
     assert result.location.lon == pytest.approx(18.0686)
+    assert (result.location.place, result.location.country, result.location.country_code) == (
+        "Stockholm",
+        "Sweden",
+        "SE",
+    )
     assert result.HasField("tagged_at")
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tagging") as http:
@@ -171,7 +188,7 @@ async def test_corrupt_bytes_still_produce_an_images_tagged(
     app: FastAPI,
     settings: Settings,
     publisher: EventPublisher,
-    tagged: Callable[[str], Awaitable[images_pb2.ImageTagged]],
+    tagged: WaitForTagged,
 ) -> None:
     owner, image_id = f"user-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
     key = f"originals/{owner}/{image_id}"
@@ -210,7 +227,7 @@ async def test_categories_api_and_deletions_on_real_servers(app: FastAPI, publis
         uploaded_at = T0 + timedelta(days=day)
         assert await store.save_image(ImageCategories(image_id, owner, categories, uploaded_at, uploaded_at))
 
-    app.dependency_overrides[current_principal] = lambda: Principal(user_id=alice)
+    app.dependency_overrides[current_principal] = lambda: Principal(user_id=alice, scopes=USER_SCOPES)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://tagging") as http:
 
         async def listed() -> list[dict[str, Any]]:
@@ -255,3 +272,90 @@ async def test_categories_api_and_deletions_on_real_servers(app: FastAPI, publis
 
         await _eventually(alice_gone)
     assert [c.name for c in await store.count_categories(bob)] != []
+
+
+def _sample_jpeg(name: str, size: tuple[int, int] | None = None) -> bytes:
+    image = Image.fromarray(getattr(skimage.data, name)())
+    if size is not None:
+        image = image.resize(size)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=88)
+    return out.getvalue()
+
+
+async def test_the_cat_is_labelled_linked_to_its_copy_and_re_announced_after_ocr(
+    app: FastAPI, settings: Settings, publisher: EventPublisher, tagged: WaitForTagged
+) -> None:
+    owner = f"user-{uuid.uuid4().hex[:8]}"
+    cat, copy = uuid.uuid4().hex, uuid.uuid4().hex
+    await _put(settings, f"originals/{owner}/{cat}", _sample_jpeg("chelsea"))
+    await _put(settings, f"originals/{owner}/{copy}", _sample_jpeg("chelsea", (902, 600)))
+
+    await publisher.publish(
+        IMAGES_UPLOADED, _uploaded(cat, owner, f"originals/{owner}/{cat}", settings.s3.bucket), key=cat
+    )
+    first = await tagged(cat)
+    names = [label.name for label in first.labels]
+    assert names[0] in {"tabby cat", "Egyptian Mau"}
+    assert "cat" in first.labels[0].parents
+    assert list(first.categories) == ["Animals"]
+    assert (first.faces, list(first.duplicates_of)) == (0, [])
+
+    later = _uploaded(copy, owner, f"originals/{owner}/{copy}", settings.s3.bucket)
+    later.uploaded_at.FromDatetime(datetime.now(UTC) + timedelta(seconds=5))
+    await publisher.publish(IMAGES_UPLOADED, later, key=copy)
+    assert list((await tagged(copy)).duplicates_of) == [cat]
+
+    # OCR finds the cat photo is a receipt (say, a cat on a till slip): re-announced, newer.
+    text = images_pb2.TextExtracted(image_id=cat, owner_id=owner, document_type="receipt", content="TOTAL 9.99")
+    await publisher.publish(IMAGES_TEXT_EXTRACTED, text, key=cat)
+    again = await tagged(cat, until=lambda t: "Receipts" in t.categories)
+    assert list(again.categories) == ["Animals", "Receipts"]
+    assert again.tagged_at.ToDatetime() > first.tagged_at.ToDatetime()
+    assert [label.name for label in again.labels] == names
+
+    stored = await _store(app).get(cat)
+    assert stored is not None
+    assert (stored.document_type, stored.categorised_with, stored.pending) == ("receipt", "receipt", False)
+    counts = {c.name: c for c in await _store(app).count_categories(owner)}
+    assert counts["Animals"].count == 2
+    assert counts["Animals"].specific == {"Cats": 2}
+
+
+async def test_reprocess_re_emits_uploads_tagged_by_an_older_version(
+    app: FastAPI, settings: Settings, publisher: EventPublisher, tagged: WaitForTagged
+) -> None:
+    owner, image_id = f"user-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    key = f"originals/{owner}/{image_id}"
+    await _put(settings, key, _sample_jpeg("coffee"))
+    await publisher.publish(IMAGES_UPLOADED, _uploaded(image_id, owner, key, settings.s3.bucket), key=image_id)
+    result = await tagged(image_id)
+    assert result.labels[0].name == "espresso"
+
+    uploads = AIOKafkaConsumer(
+        IMAGES_UPLOADED.name, bootstrap_servers=settings.kafka.bootstrap_servers, auto_offset_reset="latest"
+    )
+    await uploads.start()
+    try:
+        await uploads.getmany(timeout_ms=1000)  # joined, positioned at the end
+        newer = settings.model_copy(update={"model_version": "tagging-99"})
+        dry = await reprocess(newer, dry_run=True)
+        assert dry.outdated >= 1
+        assert dry.emitted == 0
+        report = await reprocess(newer, dry_run=False)
+        assert report.emitted == report.outdated >= 1
+        assert (await reprocess(settings, dry_run=True)).outdated == 0
+
+        deadline = asyncio.get_running_loop().time() + 30
+        reemitted: images_pb2.ImageUploaded | None = None
+        while reemitted is None:
+            assert asyncio.get_running_loop().time() < deadline, "no re-emitted ImageUploaded"
+            for records in (await uploads.getmany(timeout_ms=500)).values():
+                for record in records:
+                    message = images_pb2.ImageUploaded.FromString(record.value)
+                    if message.image_id == image_id:
+                        reemitted = message
+        assert reemitted.attempt == 2
+        assert reemitted.original.key == key
+    finally:
+        await uploads.stop()

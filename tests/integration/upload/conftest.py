@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from pixtract.common.auth import Principal
+from pixtract.common.auth import USER_SCOPES, Principal
 from pixtract.common.clients import MongoDocument
 from pixtract.common.config import KafkaSettings, MongoSettings, S3Settings
 from pixtract.common.kafka import EventPublisher
@@ -29,7 +29,7 @@ class UserIdVerifier:
     """Takes the bearer token as the caller's user id."""
 
     async def verify(self, credential: str) -> Principal:
-        return Principal(user_id=credential)
+        return Principal(user_id=credential, scopes=USER_SCOPES)
 
 
 @pytest.fixture(scope="module")

@@ -132,7 +132,15 @@ async def test_upload_stores_original_thumbnails_and_record_and_announces_it(
     body = (await client.get(f"/api/v1/images/{image_id}", headers=auth(user))).json()
     assert (body["width"], body["height"], body["camera"], body["location"]) == (320, 240, None, None)
     assert body["stages"] == {"tagging": "pending", "ocr": "pending", "search": "pending"}
-    assert body["text"] == {"content": "", "document_type": "none", "fields": {}, "lines": []}
+    assert body["text"] == {
+        "content": "",
+        "document_type": "none",
+        "fields": {},
+        "lines": [],
+        "language": None,
+        "items": [],
+        "key_values": [],
+    }
 
 
 async def test_original_downloads_byte_for_byte_with_its_type_and_name(client: httpx.AsyncClient, user: str) -> None:
@@ -381,12 +389,15 @@ async def test_results_arriving_in_any_order_and_twice_make_the_image_ready(
     assert body["categories"] == ["animals"]
     assert body["faces"] == 1
     assert body["colors"] == [{"name": "orange", "hex": "#ff8800", "fraction": 1.0}]
-    assert body["location"] == {"lat": 48.85, "lon": 2.35, "place": "Paris", "country": "FR"}
+    assert body["location"] == {"lat": 48.85, "lon": 2.35, "place": "Paris", "country": "FR", "region": None}
     assert body["text"] == {
         "content": "TOTAL 12.50",
         "document_type": "receipt",
         "fields": {"total": "12.50"},
         "lines": [{"text": "TOTAL 12.50", "confidence": 0.95, "box": [1.0, 2.0, 30.0, 12.0]}],
+        "language": None,
+        "items": [],
+        "key_values": [],
     }
 
 

@@ -175,6 +175,12 @@ async def test_a_token_from_another_issuer_is_refused(signing_key: SigningKey) -
     await _refused(token, ring, "invalid token")
 
 
+async def test_a_token_not_yet_valid_is_refused(signing_key: SigningKey) -> None:
+    claims = {**_valid_claims(datetime.now(UTC)), "nbf": int(datetime.now(UTC).timestamp()) + 600}
+    token = jwt.encode(claims, signing_key.jose_key, algorithm="RS256", headers={"kid": signing_key.kid})
+    await _refused(token, KeyRing(signing_key), "invalid token")
+
+
 async def test_a_token_without_a_jti_is_refused(signing_key: SigningKey) -> None:
     claims = _valid_claims(datetime.now(UTC))
     del claims["jti"]

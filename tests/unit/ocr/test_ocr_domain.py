@@ -9,7 +9,8 @@ import pytest
 from numpy.typing import NDArray
 from PIL import Image
 
-from pixtract.ocr.domain.ocr import ImageRejected, OcrLine, extract_text, load_image, reading_order
+from pixtract.common.imaging import ImageRejected
+from pixtract.ocr.domain.ocr import OcrLine, extract_text, load_image, reading_order
 
 
 class FakeEngine:

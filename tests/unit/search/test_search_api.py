@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from opensearchpy.exceptions import RequestError
 
-from pixtract.common.auth import AuthenticationError, Principal
+from pixtract.common.auth import USER_SCOPES, AuthenticationError, Principal
 from pixtract.common.errors import PROBLEM_CONTENT_TYPE
 from pixtract.common.http import create_service_app
 from pixtract.search.adapters.opensearch import IndexUnavailable, error_reason
@@ -29,7 +29,7 @@ class FakeVerifier:
     async def verify(self, credential: str) -> Principal:
         if credential not in TOKENS:
             raise AuthenticationError("invalid token")
-        return Principal(user_id=TOKENS[credential])
+        return Principal(user_id=TOKENS[credential], scopes=USER_SCOPES)
 
 
 class FakeIndex:
@@ -117,7 +117,7 @@ def test_filters_and_paging_reach_the_request(client: TestClient, index: FakeInd
         "from": "2024-01-01",
         "to": "2024-06-30T12:00:00Z",
         "limit": "5",
-        "cursor": encode_cursor([1, "img-1"]),
+        "cursor": encode_cursor([1, "img-1"], sort="newest"),
     }
     assert client.get("/api/v1/search", params=params, headers=ALICE).status_code == 200
     body = index.requests[0].body()
@@ -212,3 +212,20 @@ def test_no_valid_token_no_search(client: TestClient, index: FakeIndex, headers:
     _problem(client.get("/api/v1/search", params={"q": "dog"}, headers=headers), 401)
     _problem(client.get("/api/v1/search/suggest", params={"q": "do"}, headers=headers), 401)
     assert index.requests == []
+
+
+def test_the_sort_parameter_reaches_the_request_and_its_cursor(client: TestClient, index: FakeIndex) -> None:
+    index.response = {
+        "hits": {"total": 2, "hits": [{"_id": f"img-{n}", "_source": {}, "sort": [n, f"img-{n}"]} for n in (1, 2)]}
+    }
+    response = client.get("/api/v1/search", params={"q": "dog", "sort": "oldest", "limit": "1"}, headers=ALICE)
+    assert response.status_code == 200
+    assert index.requests[0].body()["sort"][0] == {"effective_date": {"order": "asc", "missing": "_last"}}
+    cursor = response.json()["next_cursor"]
+    same_sort = client.get("/api/v1/search", params={"q": "dog", "sort": "oldest", "cursor": cursor}, headers=ALICE)
+    other_sort = client.get("/api/v1/search", params={"q": "dog", "sort": "newest", "cursor": cursor}, headers=ALICE)
+    assert (same_sort.status_code, other_sort.status_code) == (200, 400)
+
+
+def test_an_unknown_sort_is_a_validation_problem(client: TestClient) -> None:
+    _problem(client.get("/api/v1/search", params={"sort": "random"}, headers=ALICE), 422)

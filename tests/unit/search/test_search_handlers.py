@@ -14,7 +14,7 @@ from pixtract.events.topics import IMAGES_INDEXED, Topic
 from pixtract.events.v1 import images_pb2, users_pb2
 from pixtract.search.adapters.opensearch import DocumentRejected, IndexUnavailable
 from pixtract.search.consumers.indexing import IndexingHandlers
-from pixtract.search.domain.documents import PartialDocument
+from pixtract.search.domain.documents import PartialDocument, deleted_owner_marker_id
 
 M = TypeVar("M", bound=Message)
 DOG = images_pb2.Label(name="dog", confidence=0.9)
@@ -43,6 +43,11 @@ class FakeIndex:
         before = len(self.documents)
         self.documents = {k: v for k, v in self.documents.items() if v.get("owner_id") != owner_id}
         return before - len(self.documents)
+
+    async def owner_deleted(self, owner_id: str) -> bool:
+        if isinstance(self.failure, IndexUnavailable):  # a lookup can fail, but never be "rejected"
+            raise self.failure
+        return deleted_owner_marker_id(owner_id) in self.documents
 
 
 @dataclass
@@ -136,7 +141,8 @@ async def test_a_deleted_user_is_removed(handlers: IndexingHandlers, index: Fake
     await handlers.on_uploaded(_event(images_pb2.ImageUploaded(image_id="b", owner_id="stays")))
     await handlers.on_user_deleted(_event(users_pb2.UserDeleted(user_id="gone")))
     assert index.deleted_owners == ["gone"]
-    assert set(index.documents) == {"b"}
+    assert set(index.documents) == {"b", deleted_owner_marker_id("gone")}
+    assert index.documents[deleted_owner_marker_id("gone")]["deleted"] is True
 
 
 async def test_opensearch_down_is_transient_and_nothing_is_announced(
@@ -171,3 +177,34 @@ async def test_an_event_without_ids_is_permanent(handlers: IndexingHandlers, ind
         await call(handlers)
     assert index.documents == {}
     assert index.deleted_owners == []
+
+
+async def test_results_arriving_after_the_user_was_deleted_are_dropped(
+    handlers: IndexingHandlers, index: FakeIndex, publisher: FakePublisher
+) -> None:
+    await handlers.on_uploaded(_event(images_pb2.ImageUploaded(image_id="img", owner_id="gone", filename="a.png")))
+    await handlers.on_user_deleted(_event(users_pb2.UserDeleted(user_id="gone")))
+    announced = len(publisher.sent)
+
+    await handlers.on_tagged(_event(images_pb2.ImageTagged(image_id="img", owner_id="gone", labels=[DOG])))
+
+    assert "img" not in index.documents
+    assert index.documents[deleted_owner_marker_id("gone")]["deleted"] is True
+    assert len(publisher.sent) == announced
+
+
+async def test_a_write_racing_the_user_purge_is_purged_again(
+    handlers: IndexingHandlers, index: FakeIndex, publisher: FakePublisher
+) -> None:
+    original_upsert = index.upsert
+
+    async def upsert_then_user_deleted(doc: PartialDocument) -> None:
+        await original_upsert(doc)
+        if doc["image_id"] == "img":  # the purge lands between our check and our write's end
+            await handlers.on_user_deleted(_event(users_pb2.UserDeleted(user_id="u")))
+
+    index.upsert = upsert_then_user_deleted  # type: ignore[method-assign]
+    await handlers.on_tagged(_event(images_pb2.ImageTagged(image_id="img", owner_id="u", labels=[DOG])))
+
+    assert "img" not in index.documents
+    assert publisher.sent == []

@@ -40,6 +40,10 @@ class FakeClient:
         self.failures: list[Exception] = []
 
     def _call(self, name: str, kwargs: dict[str, Any]) -> None:
+        target = kwargs.get("index", "")
+        if target.endswith("-rebuild") and target not in self.indices.aliases:
+            # What OpenSearch answers when no rebuild runs: require_alias finds no such alias.
+            raise NotFoundError(404, "index_not_found_exception", {})
         self.calls.append((name, kwargs))
         if self.failures:
             raise self.failures.pop(0)
@@ -154,3 +158,46 @@ async def test_a_users_documents_are_deleted_on_their_routing(index: ImageIndex,
     ((_, kwargs),) = client.calls
     assert kwargs["routing"] == "u1"
     assert kwargs["body"] == {"query": {"term": {"owner_id": "u1"}}}
+
+
+async def test_while_a_rebuild_runs_every_write_reaches_its_index_first(index: ImageIndex, client: FakeClient) -> None:
+    client.indices.aliases["pixtract-images-rebuild"] = "pixtract-images-v2"
+    await index.upsert({"image_id": "img-1", "owner_id": "u1"})
+    assert [(kwargs["index"], kwargs["refresh"]) for _, kwargs in client.calls] == [
+        ("pixtract-images-rebuild", False),
+        ("pixtract-images", "wait_for"),
+    ]
+    assert all(kwargs["require_alias"] is True and kwargs["routing"] == "u1" for _, kwargs in client.calls)
+
+
+async def test_while_a_rebuild_runs_a_users_documents_are_deleted_from_both(
+    index: ImageIndex, client: FakeClient
+) -> None:
+    client.indices.aliases["pixtract-images-rebuild"] = "pixtract-images-v2"
+    await index.delete_owner("u1")
+    assert [kwargs["index"] for _, kwargs in client.calls] == ["pixtract-images-rebuild", "pixtract-images"]
+
+
+async def test_an_index_created_from_nothing_is_reported_once(client: FakeClient) -> None:
+    created: list[bool] = []
+    index = ImageIndex(client, "pixtract-images", on_created=lambda: created.append(True))  # type: ignore[arg-type]
+    await index.ensure_index()
+    await index.ensure_index()
+    assert created == [True]
+
+
+async def test_an_index_another_replica_created_is_not_reported(client: FakeClient) -> None:
+    created: list[bool] = []
+    index = ImageIndex(client, "pixtract-images", on_created=lambda: created.append(True))  # type: ignore[arg-type]
+    client.indices.create_failure = RequestError(400, "resource_already_exists_exception", {})
+    await index.ensure_index()
+    assert created == []
+
+
+async def test_a_document_the_rebuilt_index_refuses_still_reaches_the_live_one(
+    index: ImageIndex, client: FakeClient
+) -> None:
+    client.indices.aliases["pixtract-images-rebuild"] = "pixtract-images-v2"
+    client.failures = [RequestError(400, "mapper_parsing_exception", {})]
+    await index.upsert({"image_id": "img-1", "owner_id": "u1"})
+    assert [kwargs["index"] for _, kwargs in client.calls] == ["pixtract-images-rebuild", "pixtract-images"]

@@ -18,9 +18,11 @@ from pixtract.search.domain.search import (
     TERMS_FACETS,
     OwnerScopedSearch,
     SearchFilters,
+    SortOrder,
     build_search,
     build_suggest,
     case_insensitive_pattern,
+    resolve_sort,
 )
 
 OWNER = "user-1"
@@ -32,7 +34,7 @@ def _requests() -> list[OwnerScopedSearch]:
         build_search(OWNER, "", SearchFilters(), limit=20),
         build_search(OWNER, "receipts", SearchFilters(), limit=20),
         build_search(OWNER, "label:dog AND NOT owner_id:user-2", everything, limit=5),
-        build_search(OWNER, "", everything, limit=1, cursor=encode_cursor([1700000000000, "img-9"])),
+        build_search(OWNER, "", everything, limit=1, cursor=encode_cursor([1700000000000, "img-9"], sort="newest")),
         build_suggest(OWNER, "do", size=10),
         build_suggest(OWNER, "", size=10),
     ]
@@ -132,15 +134,18 @@ def test_a_page_asks_for_one_hit_more_than_it_shows() -> None:
 
 
 def test_a_cursor_continues_after_its_sort_values() -> None:
-    cursor = encode_cursor([3.5, 1700000000000, "img-9"])
+    cursor = encode_cursor([3.5, 1700000000000, "img-9"], sort="relevance")
     body = build_search(OWNER, "dog", SearchFilters(), limit=20, cursor=cursor).body()
     assert body["search_after"] == [3.5, 1700000000000, "img-9"]
 
 
 def test_a_cursor_from_another_kind_of_search_is_refused() -> None:
-    browse_cursor = encode_cursor([1700000000000, "img-9"])
+    browse_cursor = encode_cursor([1700000000000, "img-9"], sort="newest")
     with pytest.raises(InvalidCursor):
         build_search(OWNER, "dog", SearchFilters(), limit=20, cursor=browse_cursor)
+    # Same shape, other direction: still refused rather than paging from the wrong place.
+    with pytest.raises(InvalidCursor):
+        build_search(OWNER, "", SearchFilters(), limit=20, cursor=browse_cursor, sort=SortOrder.OLDEST)
 
 
 def test_hits_carry_only_what_a_hit_shows() -> None:
@@ -191,3 +196,63 @@ def test_the_index_is_versioned_behind_the_alias_and_routing_is_required() -> No
     assert properties["location"]["properties"]["point"]["type"] == "geo_point"
     assert properties["deleted"]["type"] == "boolean"
     assert body["settings"] == {"number_of_shards": 2, "number_of_replicas": 0}
+
+
+@pytest.mark.parametrize(
+    ("text", "requested", "resolved"),
+    [
+        ("dog", None, SortOrder.RELEVANCE),
+        ("", None, SortOrder.NEWEST),
+        ("  ", SortOrder.RELEVANCE, SortOrder.NEWEST),
+        ("dog", SortOrder.NEWEST, SortOrder.NEWEST),
+        ("dog", SortOrder.OLDEST, SortOrder.OLDEST),
+        ("", SortOrder.OLDEST, SortOrder.OLDEST),
+    ],
+)
+def test_relevance_needs_words_and_is_their_default(
+    text: str, requested: SortOrder | None, resolved: SortOrder
+) -> None:
+    assert resolve_sort(text, requested) is resolved
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (
+            SortOrder.RELEVANCE,
+            [
+                {"_score": {"order": "desc"}},
+                {"effective_date": {"order": "desc", "missing": "_last"}},
+                {"image_id": {"order": "asc"}},
+            ],
+        ),
+        (
+            SortOrder.NEWEST,
+            [{"effective_date": {"order": "desc", "missing": "_last"}}, {"image_id": {"order": "asc"}}],
+        ),
+        (
+            SortOrder.OLDEST,
+            [{"effective_date": {"order": "asc", "missing": "_last"}}, {"image_id": {"order": "asc"}}],
+        ),
+    ],
+)
+def test_each_sort_ends_with_the_image_id_so_pages_never_overlap(sort: SortOrder, expected: list[Any]) -> None:
+    assert build_search(OWNER, "dog", SearchFilters(), limit=20, sort=sort).body()["sort"] == expected
+
+
+def test_sorted_by_date_a_text_search_still_scores_and_highlights() -> None:
+    body = build_search(OWNER, "receipt", SearchFilters(), limit=20, sort=SortOrder.OLDEST).body()
+    assert body["track_scores"] is True
+    assert "highlight" in body
+    assert "track_scores" not in build_search(OWNER, "receipt", SearchFilters(), limit=20).body()
+    assert "track_scores" not in build_search(OWNER, "", SearchFilters(), limit=20, sort=SortOrder.OLDEST).body()
+
+
+@pytest.mark.parametrize("sort", list(SortOrder))
+def test_each_sort_continues_from_its_own_cursor(sort: SortOrder) -> None:
+    values: list[str | int | float] = [1700000000000, "img-9"]
+    if sort is SortOrder.RELEVANCE:
+        values = [2.5, *values]
+    cursor = encode_cursor(values, sort=sort.value)
+    body = build_search(OWNER, "dog", SearchFilters(), limit=20, cursor=cursor, sort=sort).body()
+    assert body["search_after"] == values

@@ -7,6 +7,7 @@ from typing import Any
 
 from pixtract.search.domain.cursor import decode_cursor
 from pixtract.search.domain.results import shape_hit, shape_search_page, shape_suggestions
+from pixtract.search.domain.search import SortOrder
 
 
 def _raw_hit(image_id: str, sort: list[Any], **source: Any) -> dict[str, Any]:
@@ -60,13 +61,13 @@ def _response(hits: list[dict[str, Any]], total: int, aggregations: dict[str, An
 
 def test_a_next_cursor_only_when_the_extra_hit_came_back() -> None:
     hits = [_raw_hit(f"img-{i}", [1700000000000 - i, f"img-{i}"]) for i in range(3)]
-    full = shape_search_page(_response(hits, total=3), limit=2)
+    full = shape_search_page(_response(hits, total=3), limit=2, sort=SortOrder.NEWEST)
     assert [h.image_id for h in full.items] == ["img-0", "img-1"]
     assert full.total == 3
     assert full.next_cursor is not None
-    assert decode_cursor(full.next_cursor, expected_length=2) == [1699999999999, "img-1"]
+    assert decode_cursor(full.next_cursor, sort="newest", expected_length=2) == [1699999999999, "img-1"]
 
-    last = shape_search_page(_response(hits[:2], total=2), limit=2)
+    last = shape_search_page(_response(hits[:2], total=2), limit=2, sort=SortOrder.NEWEST)
     assert len(last.items) == 2
     assert last.next_cursor is None
 
@@ -85,7 +86,7 @@ def test_facets_count_values_and_years_newest_first() -> None:
             ]
         },
     }
-    facets = shape_search_page(_response([], 0, aggregations), limit=20).facets
+    facets = shape_search_page(_response([], 0, aggregations), limit=20, sort=SortOrder.RELEVANCE).facets
     assert [(f.value, f.count) for f in facets.categories] == [("Food", 3)]
     assert [(f.value, f.count) for f in facets.labels] == [("pizza", 2), ("plate", 1)]
     assert facets.places == []
@@ -94,7 +95,7 @@ def test_facets_count_values_and_years_newest_first() -> None:
 
 
 def test_missing_aggregations_give_empty_facets() -> None:
-    page = shape_search_page({"hits": {"total": 0, "hits": []}}, limit=20)
+    page = shape_search_page({"hits": {"total": 0, "hits": []}}, limit=20, sort=SortOrder.NEWEST)
     assert page.total == 0
     assert page.items == []
     assert page.facets.labels == []

@@ -6,8 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pixtract.tagging.domain.categories import CategoryCount, categorise, category_id, summarise_categories
-from pixtract.tagging.domain.labels import Label
+from pixtract.tagging.consumers.results import RULES_PATH
+from pixtract.tagging.domain.categories import (
+    Categorisation,
+    CategoryCount,
+    categorise,
+    category_id,
+    summarise_categories,
+)
+from pixtract.tagging.domain.labels import Label, LabelRules
 from pixtract.tagging.domain.places import Location, location_from_gps
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -63,10 +70,54 @@ def test_renames_of_categories_the_user_no_longer_has_are_ignored() -> None:
     assert summarise_categories([], {"animals": "My pets"}) == []
 
 
-def test_no_labels_means_no_categories_yet() -> None:
-    labels = [Label("tabby", 0.9, ("cat", "feline", "animal"))]
-    assert categorise([], faces=0, location=None) == []
-    assert categorise(labels, faces=2, location=Location(48.85, 2.35)) == []
+RULES = LabelRules.load(RULES_PATH)
+TABBY = Label("tabby cat", 0.56, ("domestic cat", "cat", "feline", "carnivore", "mammal", "animal"))
+ESPRESSO = Label("espresso", 0.9, ("coffee", "beverage", "food"))
+TRIPOD = Label("tripod", 0.94, ("rack", "support", "device"))
+MENU = Label("menu", 0.7, ("document",))
+
+
+def test_no_labels_no_faces_no_text_means_no_categories() -> None:
+    assert categorise([], faces=0, document_type="", rules=RULES) == Categorisation()
+
+
+@pytest.mark.parametrize(
+    ("labels", "faces", "document_type", "categories", "specific"),
+    [
+        ([TABBY], 0, "", ("Animals",), (("Animals", "Cats"),)),
+        ([ESPRESSO], 0, "none", ("Food & Drink",), (("Food & Drink", "Coffee"),)),
+        ([TRIPOD], 0, "", ("Objects",), ()),
+        ([TRIPOD], 1, "", ("People",), ()),
+        ([TABBY], 2, "", ("People", "Animals"), (("Animals", "Cats"),)),
+        ([], 1, "", ("People",), ()),
+        # A receipt is a receipt even though ImageNet calls it a menu.
+        ([MENU], 0, "receipt", ("Receipts",), ()),
+        ([MENU], 0, "", ("Documents",), ()),
+        ([TRIPOD], 0, "note", ("Documents",), ()),
+        ([Label("screenshot", 0.8, ("document",))], 0, "screenshot", ("Screenshots",), ()),
+        ([TABBY], 0, "other", ("Animals",), (("Animals", "Cats"),)),
+    ],
+)
+def test_categories_come_from_labels_faces_and_ocr(
+    labels: list[Label],
+    faces: int,
+    document_type: str,
+    categories: tuple[str, ...],
+    specific: tuple[tuple[str, str], ...],
+) -> None:
+    assert categorise(labels, faces, document_type, RULES) == Categorisation(categories, specific)
+
+
+def test_a_suggested_name_gets_specific_when_ninety_percent_share_it() -> None:
+    counts = [
+        CategoryCount("Animals", 10, "c", T0, {"Cats": 9, "Dogs": 1}),
+        CategoryCount("Vehicles", 10, "v", T0, {"Cars": 8, "Boats": 2}),
+        CategoryCount("Food & Drink", 1, "f", T0, {"Coffee": 1}),
+    ]
+    summary = {c.id: c for c in summarise_categories(counts, {"vehicles": "Rides"})}
+    assert (summary["animals"].name, summary["animals"].suggested_name) == ("Cats", "Cats")
+    assert (summary["vehicles"].name, summary["vehicles"].suggested_name) == ("Rides", "Vehicles")
+    assert summary["food-drink"].suggested_name == "Coffee"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from pixtract.common.auth import Principal, current_principal
+from pixtract.common.auth import USER_SCOPES, Principal, current_principal
 from pixtract.common.errors import PROBLEM_CONTENT_TYPE
 from pixtract.tagging.app import create_app
 from pixtract.tagging.config import Settings
@@ -25,7 +25,7 @@ async def client(store: InMemoryCategoryStore) -> AsyncIterator[httpx.AsyncClien
     # and the caller (the token check itself is pixtract.common's, tested there).
     app.state.category_store = store
 
-    app.dependency_overrides[current_principal] = lambda: Principal(user_id="alice")
+    app.dependency_overrides[current_principal] = lambda: Principal(user_id="alice", scopes=USER_SCOPES)
     store.add("a-old", "alice", ("Animals", "Beach"), T0)
     store.add("a-new", "alice", ("Animals",), T0 + timedelta(days=2))
     store.add("a-food", "alice", ("Food & Drink",), T0 + timedelta(days=1))

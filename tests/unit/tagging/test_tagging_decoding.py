@@ -10,9 +10,10 @@ import zlib
 import pytest
 from PIL import Image
 
+from pixtract.common.imaging import ImageRejected
 from pixtract.tagging.domain.analysis import analyse_image
 from pixtract.tagging.domain.colors import color_name
-from pixtract.tagging.domain.decoding import ANALYSIS_SIDE, ImageRejected, open_oriented
+from pixtract.tagging.domain.decoding import ANALYSIS_SIDE, open_oriented
 
 MAX_PIXELS = 100_000_000
 

@@ -35,6 +35,28 @@ def test_each_accepted_format_is_recognised_from_its_bytes(pillow_format: str, m
     assert detected.pillow_format == pillow_format
 
 
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", formats.HEIC),
+        (b"\x00\x00\x00\x18ftypheix\x00\x00\x00\x00mif1heix", formats.HEIC),
+        # A generic major brand with HEVC among the compatible ones is still HEIC.
+        (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1heic", formats.HEIC),
+        (b"\x00\x00\x00\x14ftypmif1\x00\x00\x00\x00mif1", formats.HEIF),
+        (b"\x00\x00\x00\x14ftypmsf1\x00\x00\x00\x00msf1", formats.HEIF),
+    ],
+)
+def test_heic_and_heif_are_recognised_from_their_brands(head: bytes, expected: FileType) -> None:
+    detected = detect_file_type(head)
+    assert detected == expected
+    assert detected in formats.ACCEPTED_FORMATS
+    assert detected.pillow_format == "HEIF"
+
+
+def test_a_heic_written_by_pillow_heif_is_heic() -> None:
+    assert detect_file_type(_encoded("HEIF")[:HEAD_BYTES]) == formats.HEIC
+
+
 def test_big_endian_tiff_is_recognised() -> None:
     assert detect_file_type(b"MM\x00*\x00\x00\x00\x08" + b"\0" * 24) == formats.TIFF
 
@@ -43,9 +65,9 @@ def test_big_endian_tiff_is_recognised() -> None:
     ("head", "expected"),
     [
         (b"%PDF-1.7\n%\xe2\xe3", formats.PDF),
-        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", formats.HEIC),
-        (b"\x00\x00\x00\x18ftypmif1\x00\x00\x00\x00mif1heic", formats.HEIF),
         (b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1", formats.AVIF),
+        # A generic major brand: the compatible brands say the pictures are AV1.
+        (b"\x00\x00\x00\x1cftypmif1\x00\x00\x00\x00mif1avifmiaf", formats.AVIF),
         (b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2", formats.VIDEO),
         (b"RIFF\x24\x08\x00\x00WAVEfmt ", formats.RIFF),
         (b"PK\x03\x04\x14\x00\x00\x00", formats.ZIP),

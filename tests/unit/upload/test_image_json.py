@@ -15,7 +15,7 @@ UPLOADED_AT = datetime(2026, 11, 28, 9, 0, 0, 123000, tzinfo=UTC)
 SUMMARY_KEYS = {"id", "filename", "content_type", "size", "sha256", "state", "uploaded_at"}
 IMAGE_KEYS = SUMMARY_KEYS | {
     "width", "height", "taken_at", "stages", "labels", "categories", "faces", "colors",
-    "location", "camera", "text", "failure",
+    "location", "camera", "text", "failure", "face_boxes", "duplicates_of",
 }  # fmt: skip
 
 
@@ -58,8 +58,18 @@ def test_a_new_image_shows_every_key_with_nulls_and_the_empty_text() -> None:
         "colors": [],
         "location": None,
         "camera": None,
-        "text": {"content": "", "document_type": "none", "fields": {}, "lines": []},
+        "text": {
+            "content": "",
+            "document_type": "none",
+            "fields": {},
+            "lines": [],
+            "language": None,
+            "items": [],
+            "key_values": [],
+        },
         "failure": None,
+        "face_boxes": [],
+        "duplicates_of": [],
     }
 
 
@@ -70,7 +80,7 @@ def test_exif_metadata_shows_in_the_cameras_offset_and_gps_as_a_location_without
     body = _json(document)
     assert body["taken_at"] == "2024-07-14T18:30:05+02:00"
     assert body["camera"] == {"make": "Canon", "model": "EOS R6"}
-    assert body["location"] == {"lat": -33.865125, "lon": 151.2099917, "place": None, "country": None}
+    assert body["location"] == {"lat": -33.865125, "lon": 151.2099917, "place": None, "country": None, "region": None}
 
 
 def test_merged_results_show_as_the_api_describes_them() -> None:

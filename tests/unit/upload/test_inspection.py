@@ -7,8 +7,9 @@ import io
 import pytest
 from PIL import ExifTags, Image
 
+from pixtract.common.imaging import upright_size
 from pixtract.upload.domain import formats
-from pixtract.upload.domain.formats import detect_file_type
+from pixtract.upload.domain.formats import HEAD_BYTES, detect_file_type
 from pixtract.upload.domain.inspection import (
     CorruptImage,
     ImageTooLarge,
@@ -16,7 +17,6 @@ from pixtract.upload.domain.inspection import (
     ThumbnailSize,
     UnsupportedImage,
     inspect_image,
-    upright_size,
 )
 
 
@@ -27,7 +27,7 @@ def _encode(image: Image.Image, pillow_format: str, **params: object) -> bytes:
 
 
 def _inspect(data: bytes, max_pixels: int = 50_000_000) -> InspectedImage:
-    return inspect_image(io.BytesIO(data), detect_file_type(data[:32]), max_pixels=max_pixels)
+    return inspect_image(io.BytesIO(data), detect_file_type(data[:HEAD_BYTES]), max_pixels=max_pixels)
 
 
 def _gradient(size: tuple[int, int]) -> Image.Image:
@@ -109,8 +109,83 @@ def test_garbage_after_a_valid_signature_is_corrupt() -> None:
 
 
 def test_types_without_a_decoder_are_refused_before_decoding() -> None:
-    with pytest.raises(UnsupportedImage, match="HEIC image"):
-        inspect_image(io.BytesIO(b"\x00\x00\x00\x18ftypheic"), formats.HEIC, max_pixels=10**6)
+    with pytest.raises(UnsupportedImage, match="AVIF image"):
+        inspect_image(io.BytesIO(b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1"), formats.AVIF, max_pixels=10**6)
+
+
+def _iphone_exif(orientation: int | None = None) -> Image.Exif:
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Apple"
+    exif[ExifTags.Base.Model] = "iPhone 15 Pro"
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
+    exif_ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    exif_ifd[ExifTags.Base.DateTimeOriginal] = "2025:06:01 18:45:10"
+    exif_ifd[ExifTags.Base.OffsetTimeOriginal] = "+02:00"
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
+    gps[ExifTags.GPS.GPSLatitude] = (48.0, 51.0, 29.6)
+    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
+    gps[ExifTags.GPS.GPSLongitude] = (2.0, 17.0, 40.2)
+    return exif
+
+
+def test_a_heic_photo_is_measured_read_and_thumbnailed() -> None:
+    data = _encode(_gradient((1600, 1200)), "HEIF", exif=_iphone_exif(), quality=60)
+    inspected = _inspect(data)
+    assert inspected.file_type == formats.HEIC
+    assert (inspected.width, inspected.height) == (1600, 1200)
+    meta = inspected.metadata
+    assert meta.camera is not None
+    assert (meta.camera.make, meta.camera.model) == ("Apple", "iPhone 15 Pro")
+    assert meta.taken_at is not None
+    assert meta.taken_at.isoformat() == "2025-06-01T18:45:10+02:00"
+    assert meta.gps is not None
+    assert (round(meta.gps.lat, 4), round(meta.gps.lon, 4)) == (48.8582, 2.2945)
+    large = inspected.thumbnails[ThumbnailSize.LARGE]
+    assert (large.width, large.height) == (1280, 960)
+    assert detect_file_type(large.data[:HEAD_BYTES]) == formats.WEBP
+
+
+def test_heic_pixels_come_out_upright_and_are_never_turned_twice() -> None:
+    # pillow-heif writes the orientation into the container; decoded pixels are as displayed
+    # and the EXIF tag reads 1, so the thumbnail must look like the decoded picture.
+    stored = Image.new("RGB", (400, 200), "white")
+    stored.paste((255, 0, 0), (0, 0, 200, 200))
+    data = _encode(stored, "HEIF", exif=_iphone_exif(orientation=6), quality=90)
+    with Image.open(io.BytesIO(data)) as decoded:
+        expected_size = decoded.size
+        expected_left = decoded.convert("RGB").getpixel((10, 10))
+    inspected = _inspect(data)
+    assert (inspected.width, inspected.height) == expected_size
+    with Image.open(io.BytesIO(inspected.thumbnails[ThumbnailSize.SMALL].data)) as thumb:
+        left = thumb.convert("RGB").getpixel((5, 5))
+    assert isinstance(left, tuple)
+    assert isinstance(expected_left, tuple)
+    assert abs(left[0] - expected_left[0]) < 40
+    assert abs(left[1] - expected_left[1]) < 40
+
+
+def test_the_pixel_limit_holds_for_heic_before_decoding() -> None:
+    data = _encode(_gradient((1000, 800)), "HEIF", quality=50)
+    with pytest.raises(ImageTooLarge, match="1000x800 is 800,000 pixels"):
+        _inspect(data, max_pixels=799_999)
+
+
+def test_a_truncated_heic_is_corrupt() -> None:
+    data = _encode(Image.effect_noise((640, 480), 60).convert("RGB"), "HEIF", quality=90)
+    with pytest.raises(CorruptImage, match="HEIC image is truncated or corrupt"):
+        _inspect(data[: len(data) // 2])
+
+
+def test_only_the_first_frame_of_a_multi_frame_file_is_decoded_and_checked() -> None:
+    # A small first page followed by a huge one: the big page is never decoded.
+    small = Image.new("RGB", (100, 100), "blue")
+    huge = Image.new("L", (4000, 4000), 0)
+    out = io.BytesIO()
+    small.save(out, format="TIFF", save_all=True, append_images=[huge])
+    inspected = _inspect(out.getvalue(), max_pixels=10_000)
+    assert (inspected.width, inspected.height) == (100, 100)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 
 from pixtract.common.errors import Problem
 from pixtract.upload.api.multipart import ReceivedFile, UploadLimits, part_filename, receive_files
+from pixtract.upload.domain.formats import HEAD_BYTES
 
 BOUNDARY = "----pixtract-test-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
@@ -71,7 +72,7 @@ async def test_file_parts_are_spooled_and_hashed_whatever_the_chunking(chunk: in
         ("a.jpg", len(first), hashlib.sha256(first).hexdigest()),
         ("b.png", len(second), hashlib.sha256(second).hexdigest()),
     ]
-    assert received[1].head == second[:32]
+    assert received[1].head == second[:HEAD_BYTES]
     received[0].spool.seek(0)
     assert received[0].spool.read() == first
     for r in received:

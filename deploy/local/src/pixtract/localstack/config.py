@@ -16,7 +16,7 @@ LOOPBACK = "127.0.0.1"
 SERVICES: tuple[str, ...] = ("auth", "upload", "tagging", "ocr", "search")
 
 # Each service owns its own database; the stateless ones get a shared default.
-SERVICE_DATABASES: Mapping[str, str] = {"auth": "auth", "upload": "media", "tagging": "tagging"}
+SERVICE_DATABASES: Mapping[str, str] = {"auth": "auth", "upload": "media", "tagging": "tagging", "ocr": "ocr"}
 
 # SeaweedFS opens a gRPC port at each HTTP port + 10000. The `-admin.port.grpc` flag exists,
 # but the worker inside `weed mini` dials the admin at admin port + 10000 whatever it says,

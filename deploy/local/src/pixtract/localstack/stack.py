@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -42,6 +43,10 @@ from pixtract.localstack.provision import (
 )
 
 INGRESS = "ingress"
+# The services that serve or call internal endpoints (search reads upload's export).
+INTERNAL_TOKEN_SERVICES = ("upload", "search")
+# The backing servers start_infra starts; stop_server/start_server take one down and back (outage tests).
+BACKING_SERVERS = ("s3", "mongo", "opensearch", "kafka")
 # Where the launcher keeps the object it reads back at each start (see check_old_objects_readable).
 PROBE_BUCKET = "pixtract-localstack"
 PROBE_KEY = "ready-probe"
@@ -141,6 +146,8 @@ class Stack:
         self._on_ready = on_ready
         # Start order; stop() walks it backwards.
         self._procs: dict[str, ManagedProcess] = {}
+        # What services present to each other's /internal/ endpoints: a new one every run.
+        self._internal_token = secrets.token_urlsafe(32)
 
     def __enter__(self) -> Stack:
         return self
@@ -219,6 +226,11 @@ class Stack:
             "AUTH__INTROSPECT_URL": f"{auth}/internal/v1/api-keys/introspect",
             "UPLOAD_URL": self._url(p.upload),
         }
+        if name in INTERNAL_TOKEN_SERVICES:
+            env["INTERNAL_TOKEN"] = self._internal_token
+        if name == "search":
+            # osmem keeps nothing across restarts: search refills its index from upload's records.
+            env["REINDEX_ON_EMPTY_INDEX"] = "true"
         out = {prefix + key: value for key, value in env.items()}
         if name == "auth":
             out["PIXTRACT_AUTH_SIGNING_KEY_DIR"] = str(self._auth_key_dir)
@@ -304,9 +316,7 @@ class Stack:
         # The three independent servers start together; Kafka waits for its S3 bucket.
         s3 = self._spawn("s3", self._seaweedfs_argv(), self._seaweedfs_env())
         mongo = self._spawn("mongo", self._secantus_argv())
-        opensearch = self._spawn(
-            "opensearch", [_osmem_binary(), "-addr", f"{LOOPBACK}:{p.opensearch}", "-no-stdin-watch"]
-        )
+        opensearch = self._spawn("opensearch", self._osmem_argv())
 
         e = self.endpoints
         self._wait(s3, self._probe_s3, c.infra_ready_timeout_s, t0)
@@ -333,6 +343,56 @@ class Stack:
         self._wait(opensearch, lambda: self._probe_http(e.opensearch_url + "/", 200), c.infra_ready_timeout_s, t0)
         self._wait(kafka, lambda: self._probe_kafka(kafka), c.infra_ready_timeout_s, t_kafka)
         self.timings["infra"] = time.monotonic() - t0
+
+    def stop_server(self, name: str, sig: signal.Signals = signal.SIGTERM, timeout: float | None = None) -> int | None:
+        """Stop one backing server, as an outage would (SIGKILL after `timeout` s). Returns its exit code."""
+        if name not in BACKING_SERVERS:
+            raise StackError(f"unknown server {name!r}; known: {', '.join(BACKING_SERVERS)}")
+        proc = self._procs.get(name)
+        if proc is None:
+            raise StackError(f"{name} was not started by this stack")
+        return proc.stop(sig, self.config.stop_timeout_s if timeout is None else timeout)
+
+    def start_server(self, name: str) -> None:
+        """Start a backing server again, on the same port and data, and wait until it really answers.
+
+        Kafka is probed by creating the registry's topics, so a Tansu with memory storage
+        (the tests' setting), which comes back empty, has every topic again before this returns.
+        """
+        t0 = time.monotonic()
+        self.acquire_lock()
+        proc = self._procs.get(name)
+        if proc is not None and proc.running:
+            raise StackError(f"{name} already runs (pid {proc.pid})")
+        c, e = self.config, self.endpoints
+        self._preflight([name])
+        if name == "s3":
+            s3 = self._spawn("s3", self._seaweedfs_argv(), self._seaweedfs_env())
+            client = s3_client(e.s3_endpoint, c.s3_access_key_id, c.s3_secret_access_key, c.s3_region)
+
+            def probe_s3() -> None:
+                self._probe_s3()
+                check_old_objects_readable(client, PROBE_BUCKET, PROBE_KEY)
+
+            self._wait(s3, probe_s3, c.infra_ready_timeout_s, t0)
+        elif name == "mongo":
+            self._wait(
+                self._spawn("mongo", self._secantus_argv()),
+                lambda: mongo_ping(e.mongo_url),
+                c.infra_ready_timeout_s,
+                t0,
+            )
+        elif name == "opensearch":
+            opensearch = self._spawn("opensearch", self._osmem_argv())
+            self._wait(opensearch, lambda: self._probe_http(e.opensearch_url + "/", 200), c.infra_ready_timeout_s, t0)
+        elif name == "kafka":
+            kafka = self._spawn("kafka", self._tansu_argv(), self._tansu_env())
+            self._wait(kafka, lambda: self._probe_kafka(kafka), c.infra_ready_timeout_s, t0)
+        else:
+            raise StackError(f"unknown server {name!r}; known: {', '.join(BACKING_SERVERS)}")
+
+    def _osmem_argv(self) -> list[str]:
+        return [_osmem_binary(), "-addr", f"{LOOPBACK}:{self.config.ports.opensearch}", "-no-stdin-watch"]
 
     def _seaweedfs_argv(self) -> list[str]:
         p, data = self.config.ports, self.config.data_dir / "s3"

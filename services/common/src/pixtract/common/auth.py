@@ -1,6 +1,7 @@
 """Verifying the caller: RS256 access tokens against the auth service's JWKS, or API keys.
 
-Every service depends on `CurrentPrincipal`; nothing else reads the Authorization header.
+Every service depends on `CurrentPrincipal`, or on `ImagesReader` / `ImagesWriter` when the
+route reads or changes images; nothing else reads the Authorization header.
 Only RS256 is accepted (no `none`, no HMAC: a token "signed" with the public key as an
 HMAC secret is refused before any key is used). Keys come from the JWKS, cached and
 refreshed when a token names an unknown `kid` (at most every few seconds, so forged kids
@@ -10,8 +11,11 @@ cannot turn us into a JWKS hammer).
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Annotated, Any
 
 import httpx
@@ -19,13 +23,23 @@ from fastapi import Depends, Request
 from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JOSEError, JWTClaimsError
 
-from pixtract.common.config import AuthSettings
+from pixtract.common.config import AuthSettings, ServiceSettings
 from pixtract.common.errors import Problem
 
 API_KEY_PREFIX = "pxk_"
 ALGORITHM = "RS256"
 JWKS_MIN_REFRESH_INTERVAL_S = 5.0
 REQUIRED_CLAIMS = ("sub", "iat", "exp", "iss", "aud", "jti")
+
+
+class Scope(StrEnum):
+    """What a credential may do. Access tokens from a login carry every scope; an API key may carry fewer."""
+
+    IMAGES_READ = "images:read"
+    IMAGES_WRITE = "images:write"
+
+
+USER_SCOPES: frozenset[str] = frozenset(Scope)
 
 
 @dataclass(frozen=True)
@@ -155,3 +169,48 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require_scope(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets the caller through only with `scope`: 403 `insufficient-scope` otherwise."""
+
+    async def check(principal: CurrentPrincipal) -> Principal:
+        if scope not in principal.scopes:
+            raise Problem(
+                403,
+                f"This credential does not have the scope {scope.value}.",
+                slug="insufficient-scope",
+                headers={
+                    # RFC 6750 section 3.1: the error and the scope the request needs.
+                    "WWW-Authenticate": f'Bearer realm="pixtract", error="insufficient_scope", scope="{scope.value}"'
+                },
+            )
+        return principal
+
+    check.__name__ = f"require_{scope.name.lower()}"
+    return check
+
+
+ImagesReader = Annotated[Principal, Depends(require_scope(Scope.IMAGES_READ))]
+ImagesWriter = Annotated[Principal, Depends(require_scope(Scope.IMAGES_WRITE))]
+
+
+async def internal_caller(request: Request) -> None:
+    """Lets through only another Pixtract service: its bearer credential is the shared internal token.
+
+    A service without a configured token has no internal endpoints: 404, the answer an unknown
+    path gets, so neither a misconfigured deployment nor a prober learns anything. A wrong or
+    missing credential, where a token is configured, is a 401.
+    """
+    settings: ServiceSettings = request.app.state.settings
+    if settings.internal_token is None:
+        raise Problem(404, "Not Found")
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    expected = settings.internal_token.get_secret_value().encode()
+    # Constant time: how much of a guess matched must not show in the answer's timing.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(credential.strip().encode(), expected):
+        raise _unauthorized("This endpoint is for Pixtract services only.")
+
+
+# On a router or route of internal endpoints: `dependencies=[InternalCaller]`.
+InternalCaller = Depends(internal_caller)

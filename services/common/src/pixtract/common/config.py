@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "pixtract", "pixtract-dev-secret"})
+MIN_INTERNAL_TOKEN_CHARS = 32
 
 
 class Environment(StrEnum):
@@ -39,6 +40,8 @@ class KafkaSettings(BaseModel):
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    # CA bundle for SSL/SASL_SSL brokers with a private CA; None trusts the system CAs.
+    ssl_cafile: str | None = None
 
 
 class MongoSettings(BaseModel):
@@ -95,6 +98,9 @@ class ServiceSettings(BaseSettings):
     s3: S3Settings = S3Settings()
     opensearch: OpenSearchSettings = OpenSearchSettings()
     auth: AuthSettings = AuthSettings()
+    # The credential services present to each other's /internal/ endpoints (the ingress never
+    # routes those). Unset: a service's internal endpoints answer 404, as if they did not exist.
+    internal_token: SecretStr | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -112,4 +118,8 @@ class ServiceSettings(BaseSettings):
         production = self.environment is Environment.PRODUCTION
         if production and self.uses_s3 and self.s3.secret_access_key.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ValueError("s3.secret_access_key is a placeholder; set a real secret in production")
+        token = self.internal_token.get_secret_value() if self.internal_token is not None else None
+        # In every environment: on a laptop too it is all that guards the internal endpoints.
+        if token is not None and (token in PLACEHOLDER_SECRETS or len(token) < MIN_INTERNAL_TOKEN_CHARS):
+            raise ValueError(f"internal_token must be a random secret of {MIN_INTERNAL_TOKEN_CHARS} characters or more")
         return self

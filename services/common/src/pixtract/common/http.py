@@ -31,6 +31,8 @@ Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 READINESS_TIMEOUT_S = 2.0
 SERVICE_ONLY_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+# How much of an unread request body is read before an error answer goes out (see below).
+DRAIN_LIMIT_BYTES = 128 * 1024 * 1024
 
 log = get_logger(__name__)
 
@@ -70,6 +72,55 @@ class RequestContextMiddleware:
             if scope["path"] not in SERVICE_ONLY_PATHS:
                 log.info("request", method=scope["method"], route=template, status=status, ms=round(elapsed * 1000, 1))
             request_id_var.reset(token)
+
+
+class DrainUnreadBodyMiddleware:
+    """Reads the rest of a request body before an error answer to it is sent.
+
+    A route may refuse a request before reading its body (a 401 from the token check on an
+    upload, a 413 half-way through one). Behind a reverse proxy built on Go's net/http (Caddy,
+    most ingress controllers) such an early answer races the proxy's forwarding of the body:
+    once the proxy has passed the answer's headers on, it stops reading the body, its write to
+    us fails, and it drops the upstream connection with the answer's body unread. The client
+    then sees a broken connection instead of, say, the 401 that tells it to refresh its token.
+    uvicorn reads and discards the rest of the body anyway to keep the connection alive; this
+    only does it first, up to a limit. A client that asked `Expect: 100-continue` has sent no
+    body yet and is answered at once.
+    """
+
+    def __init__(self, app: ASGIApp, limit_bytes: int = DRAIN_LIMIT_BYTES) -> None:
+        self.app = app
+        self.limit_bytes = limit_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _has_body_to_come(scope):
+            await self.app(scope, receive, send)
+            return
+        body_done = False
+
+        async def tracking_receive() -> Message:
+            nonlocal body_done
+            message = await receive()
+            if message["type"] == "http.disconnect" or not message.get("more_body", False):
+                body_done = True
+            return message
+
+        async def draining_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                drained = 0
+                while not body_done and drained <= self.limit_bytes:
+                    drained += len((await tracking_receive()).get("body", b""))
+            await send(message)
+
+        await self.app(scope, tracking_receive, draining_send)
+
+
+def _has_body_to_come(scope: Scope) -> bool:
+    headers = dict(scope["headers"])
+    if headers.get(b"expect", b"").lower() == b"100-continue":
+        return False
+    length = headers.get(b"content-length", b"0")
+    return b"transfer-encoding" in headers or (length.isdigit() and int(length) > 0)
 
 
 async def _run_check(name: str, check: ReadinessCheck) -> tuple[str, str | None]:
@@ -116,6 +167,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.readiness = {}
     install_problem_handlers(app)
+    app.add_middleware(DrainUnreadBodyMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(_health_router())
     for router in routers:

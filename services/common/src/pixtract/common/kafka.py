@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
+from aiokafka.helpers import create_ssl_context
 from google.protobuf.message import DecodeError, Message
 from opentelemetry.trace import SpanKind
 
@@ -53,8 +54,13 @@ class TransientError(Exception):
     """A dependency is down: retry the same event with backoff until it works, never dead-letter."""
 
 
-def _kafka_security(settings: KafkaSettings) -> dict[str, Any]:
+def kafka_security(settings: KafkaSettings) -> dict[str, Any]:
+    """Connection options for any aiokafka client (producer, consumer, admin) from the settings."""
     options: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    if settings.security_protocol in {"SSL", "SASL_SSL"}:
+        # aiokafka refuses TLS without a context; managed clusters (MSK, Confluent Cloud)
+        # present public-CA certificates, so the system trust store is the right default.
+        options["ssl_context"] = create_ssl_context(cafile=settings.ssl_cafile)
     if settings.sasl_mechanism:
         options["sasl_mechanism"] = settings.sasl_mechanism
         options["sasl_plain_username"] = settings.sasl_username
@@ -85,7 +91,7 @@ class EventPublisher:
             enable_idempotence=settings.enable_idempotence,
             linger_ms=5,
             request_timeout_ms=15_000,
-            **_kafka_security(settings),
+            **kafka_security(settings),
         )
 
     async def start(self) -> None:
@@ -174,7 +180,7 @@ class EventConsumer:
             heartbeat_interval_ms=self._settings.heartbeat_interval_ms,
             max_poll_interval_ms=600_000,
             fetch_max_wait_ms=self._settings.fetch_max_wait_ms,
-            **_kafka_security(self._settings),
+            **kafka_security(self._settings),
         )
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self._group_id}")
@@ -332,11 +338,18 @@ class EventConsumer:
         except CommitFailedError:
             # The group rebalanced under us; the new owner redelivers, and handlers are idempotent.
             log.warning("commit failed after a rebalance; events will be redelivered", group=self._group_id)
+        except KafkaError as exc:
+            # The broker went away (a restart, a network blip): the poll loop must outlive it.
+            # Nothing is lost: uncommitted events are redelivered, and a later commit covers them.
+            log.warning("commit failed; events may be redelivered", group=self._group_id, error=repr(exc))
 
     async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue
-            position = await consumer.position(tp)
+            try:
+                position = await consumer.position(tp)
+            except KafkaError:
+                continue  # a metric is not worth ending the poll loop for
             CONSUMER_LAG.labels(tp.topic, str(tp.partition), self._group_id).set(max(0, highwater - position))

@@ -22,6 +22,8 @@ def run_service(settings: ServiceSettings, create_app: Callable[[ServiceSettings
         port=settings.port,
         log_config=None,  # our JSON logging already owns the root logger
         access_log=False,  # RequestContextMiddleware logs each request with its ids
+        # Client addresses from X-Forwarded-For, believed only from the peers listed in the
+        # FORWARDED_ALLOW_IPS environment variable (uvicorn reads it; default 127.0.0.1,::1).
         proxy_headers=True,
         # Drain in-flight requests and Kafka work on SIGTERM before the lifespan closes clients.
         timeout_graceful_shutdown=20,

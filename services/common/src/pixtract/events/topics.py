@@ -51,7 +51,7 @@ IMAGES_TEXT_EXTRACTED: Topic[images_pb2.TextExtracted] = Topic(
     key="image_id",
     message_type=images_pb2.TextExtracted,
     producers=("ocr",),
-    consumers=("upload", "search"),
+    consumers=("upload", "search", "tagging"),
     partitions=4,
     retention_hours=168,
 )
@@ -69,7 +69,7 @@ IMAGES_DELETED: Topic[images_pb2.ImageDeleted] = Topic(
     key="image_id",
     message_type=images_pb2.ImageDeleted,
     producers=("upload",),
-    consumers=("search", "tagging"),
+    consumers=("search", "tagging", "ocr"),
     partitions=4,
     retention_hours=168,
 )
@@ -78,7 +78,7 @@ USERS_DELETED: Topic[users_pb2.UserDeleted] = Topic(
     key="user_id",
     message_type=users_pb2.UserDeleted,
     producers=("auth",),
-    consumers=("upload", "tagging", "search"),
+    consumers=("upload", "tagging", "search", "ocr"),
     partitions=4,
     retention_hours=720,
 )

@@ -11,7 +11,6 @@ import httpx
 from botocore.exceptions import BotoCoreError
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from PIL import Image
 from pymongo.errors import ConnectionFailure
 
 from pixtract.common.auth import TokenVerifier
@@ -24,11 +23,16 @@ from pixtract.common.storage import ObjectStore
 from pixtract.events.topics import IMAGES_INDEXED, IMAGES_TAGGED, IMAGES_TEXT_EXTRACTED, USERS_DELETED
 from pixtract.upload.adapters.mongo import MongoImageRepository
 from pixtract.upload.adapters.s3 import MediaStore
+from pixtract.upload.adapters.uploads import MongoUploadRepository
 from pixtract.upload.api.images import router as images_router
+from pixtract.upload.api.internal import router as internal_router
+from pixtract.upload.api.known_hashes import router as known_hashes_router
+from pixtract.upload.api.uploads import router as uploads_router
 from pixtract.upload.config import Settings
 from pixtract.upload.consumers.results import PipelineResultHandlers
 from pixtract.upload.consumers.users import UserDeletedHandler
 from pixtract.upload.ingest import ImageIngest
+from pixtract.upload.resumable import ResumableLimits, ResumableUploads
 from pixtract.upload.tasks.outbox_relay import OutboxRelay
 from pixtract.upload.tasks.periodic import PeriodicTask
 from pixtract.upload.tasks.reconciler import Reconciler
@@ -55,12 +59,21 @@ def _install_unavailable_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BotoCoreError, unavailable)
 
 
+def _resumable_limits(settings: Settings) -> ResumableLimits:
+    return ResumableLimits(
+        max_length=settings.max_file_bytes,
+        segment_bytes=settings.resumable_segment_bytes,
+        merge_below_bytes=settings.resumable_merge_below_bytes,
+        expire_after=timedelta(seconds=settings.resumable_expire_seconds),
+        lease=timedelta(seconds=settings.resumable_lease_seconds),
+        spool_memory_bytes=settings.spool_memory_bytes,
+        spool_dir=settings.spool_dir,
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # max_pixels is checked from the header before decoding; Pillow's own global guard
-        # would warn below it and refuse above twice its default, whatever the setting.
-        Image.MAX_IMAGE_PIXELS = None
         async with AsyncExitStack() as running:
             # Closed in reverse: consumer, reconciler, relay, publisher, then the clients.
             executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="upload")
@@ -74,6 +87,8 @@ def create_app(settings: Settings) -> FastAPI:
             await media.ensure_bucket()
             images = MongoImageRepository(mongo[settings.mongo.database]["images"])
             await images.ensure_indexes()
+            uploads = MongoUploadRepository(mongo[settings.mongo.database]["uploads"])
+            await uploads.ensure_indexes()
 
             publisher = EventPublisher(settings.kafka, client_id=SERVICE)
             await publisher.start()
@@ -96,7 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
             consumer.on(IMAGES_TAGGED, results.on_tagged)
             consumer.on(IMAGES_TEXT_EXTRACTED, results.on_text_extracted)
             consumer.on(IMAGES_INDEXED, results.on_indexed)
-            consumer.on(USERS_DELETED, UserDeletedHandler(images, media))
+            consumer.on(USERS_DELETED, UserDeletedHandler(images, media, uploads))
 
             app.state.images = images
             app.state.media = media
@@ -105,11 +120,17 @@ def create_app(settings: Settings) -> FastAPI:
                 images, media, executor, max_pixels=settings.max_pixels, on_stored=outbox_relay.wake
             )
             app.state.token_verifier = TokenVerifier(settings.auth, http)
+            app.state.resumable = ResumableUploads(uploads, media, app.state.ingest, _resumable_limits(settings))
+            resumable_sweeper = PeriodicTask(
+                "resumable-sweeper", app.state.resumable.sweep, settings.resumable_sweep_seconds
+            )
 
             outbox_relay.start()
             running.push_async_callback(outbox_relay.stop)
             reconciler.start()
             running.push_async_callback(reconciler.stop)
+            resumable_sweeper.start()
+            running.push_async_callback(resumable_sweeper.stop)
             await consumer.start()
             running.push_async_callback(consumer.stop)
             app.state.readiness = {
@@ -121,6 +142,11 @@ def create_app(settings: Settings) -> FastAPI:
             }
             yield
 
-    app = create_service_app(settings, title="Pixtract upload", lifespan=lifespan, routers=[images_router])
+    app = create_service_app(
+        settings,
+        title="Pixtract upload",
+        lifespan=lifespan,
+        routers=[images_router, known_hashes_router, internal_router, uploads_router],
+    )
     _install_unavailable_handlers(app)
     return app

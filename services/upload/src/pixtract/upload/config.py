@@ -41,6 +41,17 @@ class Settings(ServiceSettings):
     presign_seconds: int = Field(default=300, ge=1, le=7 * 24 * 3600)
     thumbnail_max_age_seconds: int = Field(default=86_400, ge=0)
 
+    # Resumable uploads (tus, /api/v1/uploads). Their bytes wait in S3 segments of this size
+    # (a PATCH holds at most one in memory); a smaller last segment is rewritten with the
+    # next PATCH's bytes while it is under `resumable_merge_below_bytes`.
+    resumable_segment_bytes: int = Field(default=8 * MIB, ge=64 * 1024)
+    resumable_merge_below_bytes: int = Field(default=1 * MIB, ge=0)
+    # An incomplete upload is removed this long after its last PATCH; a completed one is forgotten.
+    resumable_expire_seconds: int = Field(default=24 * 3600, ge=1)
+    # How long a request may hold an upload before another may take it over (a crashed replica).
+    resumable_lease_seconds: int = Field(default=60, ge=1)
+    resumable_sweep_seconds: float = Field(default=60.0, gt=0)
+
     outbox_sweep_seconds: float = Field(default=1.0, gt=0)
     reemit_after_seconds: int = Field(default=600, ge=1)
     reconcile_interval_seconds: float = Field(default=60.0, gt=0)

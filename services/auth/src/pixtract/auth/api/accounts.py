@@ -9,11 +9,10 @@ from pixtract.auth.api.models import LoginCredentials, RefreshTokenIn, TokenPair
 from pixtract.auth.domain.accounts import InvalidCredentials
 from pixtract.auth.domain.emails import InvalidEmail
 from pixtract.auth.domain.passwords import WeakPassword
-from pixtract.auth.domain.scopes import USER_SCOPES
 from pixtract.auth.domain.sessions import IssuedRefreshToken, RefreshRefused, RefreshTokenReused
 from pixtract.auth.domain.throttle import TooManyAttempts
 from pixtract.auth.domain.users import EmailTaken, User
-from pixtract.common.auth import CurrentPrincipal
+from pixtract.common.auth import USER_SCOPES, CurrentPrincipal
 from pixtract.common.errors import Problem
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Response, status
 from pixtract.auth.api.dependencies import Components, InteractivePrincipal
 from pixtract.auth.api.models import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyOut
 from pixtract.auth.domain.api_keys import ApiKey, new_api_key
-from pixtract.auth.domain.scopes import USER_SCOPES
 from pixtract.auth.domain.tokens import secret_hash
+from pixtract.common.auth import USER_SCOPES
 from pixtract.common.errors import Problem
 
 router = APIRouter(prefix="/api/v1/auth/api-keys", tags=["api keys"])

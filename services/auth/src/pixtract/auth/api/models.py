@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, StringConstraints
 
 from pixtract.auth.domain.passwords import MAX_PASSWORD_LENGTH
-from pixtract.auth.domain.scopes import Scope
+from pixtract.common.auth import Scope
 
 MAX_EMAIL_LENGTH = 320
 

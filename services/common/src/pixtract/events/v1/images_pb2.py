@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from pixtract.events.v1 import common_pb2 as pixtract_dot_events_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpixtract/events/v1/images.proto\x12\x12pixtract.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fpixtract/events/v1/common.proto\"\xa5\x03\n\rImageUploaded\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12/\n\x08original\x18\x03 \x01(\x0b\x32\x1d.pixtract.events.v1.ObjectRef\x12\x10\n\x08\x66ilename\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12\x13\n\x0borientation\x18\n \x01(\x05\x12/\n\x0buploaded_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08taken_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x63\x61mera\x18\r \x01(\x0b\x32\x1a.pixtract.events.v1.Camera\x12)\n\x03gps\x18\x0e \x01(\x0b\x32\x1c.pixtract.events.v1.GeoPoint\x12\x0f\n\x07\x61ttempt\x18\x0f \x01(\x05\":\n\x05Label\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x0f\n\x07parents\x18\x03 \x03(\t\"4\n\x05\x43olor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03hex\x18\x02 \x01(\t\x12\x10\n\x08\x66raction\x18\x03 \x01(\x02\"A\n\x05Place\x12\x0b\n\x03lat\x18\x01 \x01(\x01\x12\x0b\n\x03lon\x18\x02 \x01(\x01\x12\r\n\x05place\x18\x03 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x04 \x01(\t\"\xcb\x02\n\x0bImageTagged\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12)\n\x06labels\x18\x04 \x03(\x0b\x32\x19.pixtract.events.v1.Label\x12\x12\n\ncategories\x18\x05 \x03(\t\x12\r\n\x05\x66\x61\x63\x65s\x18\x06 \x01(\x05\x12)\n\x06\x63olors\x18\x07 \x03(\x0b\x32\x19.pixtract.events.v1.Color\x12+\n\x08location\x18\x08 \x01(\x0b\x32\x19.pixtract.events.v1.Place\x12\r\n\x05width\x18\t \x01(\x05\x12\x0e\n\x06height\x18\n \x01(\x05\x12\r\n\x05phash\x18\x0b \x01(\t\x12-\n\ttagged_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x08TextLine\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x0b\n\x03\x62ox\x18\x03 \x03(\x02\"\xe1\x02\n\rTextExtracted\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\t\x12\x15\n\rdocument_type\x18\x06 \x01(\t\x12=\n\x06\x66ields\x18\x07 \x03(\x0b\x32-.pixtract.events.v1.TextExtracted.FieldsEntry\x12+\n\x05lines\x18\x08 \x03(\x0b\x32\x1c.pixtract.events.v1.TextLine\x12\x10\n\x08language\x18\t \x01(\t\x12\x30\n\x0c\x65xtracted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa8\x01\n\x0cImageIndexed\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12-\n\x04part\x18\x03 \x01(\x0e\x32\x1f.pixtract.events.v1.IndexedPart\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12.\n\nindexed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x0cImageDeleted\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12.\n\ndeleted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*t\n\x0bIndexedPart\x12\x1c\n\x18INDEXED_PART_UNSPECIFIED\x10\x00\x12\x17\n\x13INDEXED_PART_UPLOAD\x10\x01\x12\x18\n\x14INDEXED_PART_TAGGING\x10\x02\x12\x14\n\x10INDEXED_PART_OCR\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fpixtract/events/v1/images.proto\x12\x12pixtract.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fpixtract/events/v1/common.proto\"\xa5\x03\n\rImageUploaded\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12/\n\x08original\x18\x03 \x01(\x0b\x32\x1d.pixtract.events.v1.ObjectRef\x12\x10\n\x08\x66ilename\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x0e\n\x06sha256\x18\x07 \x01(\t\x12\r\n\x05width\x18\x08 \x01(\x05\x12\x0e\n\x06height\x18\t \x01(\x05\x12\x13\n\x0borientation\x18\n \x01(\x05\x12/\n\x0buploaded_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08taken_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12*\n\x06\x63\x61mera\x18\r \x01(\x0b\x32\x1a.pixtract.events.v1.Camera\x12)\n\x03gps\x18\x0e \x01(\x0b\x32\x1c.pixtract.events.v1.GeoPoint\x12\x0f\n\x07\x61ttempt\x18\x0f \x01(\x05\":\n\x05Label\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x0f\n\x07parents\x18\x03 \x03(\t\"4\n\x05\x43olor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0b\n\x03hex\x18\x02 \x01(\t\x12\x10\n\x08\x66raction\x18\x03 \x01(\x02\"g\n\x05Place\x12\x0b\n\x03lat\x18\x01 \x01(\x01\x12\x0b\n\x03lon\x18\x02 \x01(\x01\x12\r\n\x05place\x18\x03 \x01(\t\x12\x0f\n\x07\x63ountry\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\x12\x14\n\x0c\x63ountry_code\x18\x06 \x01(\t\"M\n\x07\x46\x61\x63\x65\x42ox\x12\n\n\x02x0\x18\x01 \x01(\x02\x12\n\n\x02y0\x18\x02 \x01(\x02\x12\n\n\x02x1\x18\x03 \x01(\x02\x12\n\n\x02y1\x18\x04 \x01(\x02\x12\x12\n\nconfidence\x18\x05 \x01(\x02\"\x93\x03\n\x0bImageTagged\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x15\n\rmodel_version\x18\x03 \x01(\t\x12)\n\x06labels\x18\x04 \x03(\x0b\x32\x19.pixtract.events.v1.Label\x12\x12\n\ncategories\x18\x05 \x03(\t\x12\r\n\x05\x66\x61\x63\x65s\x18\x06 \x01(\x05\x12)\n\x06\x63olors\x18\x07 \x03(\x0b\x32\x19.pixtract.events.v1.Color\x12+\n\x08location\x18\x08 \x01(\x0b\x32\x19.pixtract.events.v1.Place\x12\r\n\x05width\x18\t \x01(\x05\x12\x0e\n\x06height\x18\n \x01(\x05\x12\r\n\x05phash\x18\x0b \x01(\t\x12-\n\ttagged_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\nface_boxes\x18\r \x03(\x0b\x32\x1b.pixtract.events.v1.FaceBox\x12\x15\n\rduplicates_of\x18\x0e \x03(\t\"9\n\x08TextLine\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x12\n\nconfidence\x18\x02 \x01(\x02\x12\x0b\n\x03\x62ox\x18\x03 \x03(\x02\"\xd2\x03\n\rTextExtracted\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x03 \x01(\t\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x05 \x01(\t\x12\x15\n\rdocument_type\x18\x06 \x01(\t\x12=\n\x06\x66ields\x18\x07 \x03(\x0b\x32-.pixtract.events.v1.TextExtracted.FieldsEntry\x12+\n\x05lines\x18\x08 \x03(\x0b\x32\x1c.pixtract.events.v1.TextLine\x12\x10\n\x08language\x18\t \x01(\t\x12\x30\n\x0c\x65xtracted_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x05items\x18\x0b \x03(\x0b\x32\x1c.pixtract.events.v1.LineItem\x12\x30\n\nkey_values\x18\x0c \x03(\x0b\x32\x1c.pixtract.events.v1.KeyValue\x12\x10\n\x08\x65vidence\x18\r \x03(\t\x1a-\n\x0b\x46ieldsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"/\n\x08LineItem\x12\x13\n\x0b\x64\x65scription\x18\x01 \x01(\t\x12\x0e\n\x06\x61mount\x18\x02 \x01(\t\"&\n\x08KeyValue\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xa8\x01\n\x0cImageIndexed\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12-\n\x04part\x18\x03 \x01(\x0e\x32\x1f.pixtract.events.v1.IndexedPart\x12\x15\n\rmodel_version\x18\x04 \x01(\t\x12.\n\nindexed_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"b\n\x0cImageDeleted\x12\x10\n\x08image_id\x18\x01 \x01(\t\x12\x10\n\x08owner_id\x18\x02 \x01(\t\x12.\n\ndeleted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*t\n\x0bIndexedPart\x12\x1c\n\x18INDEXED_PART_UNSPECIFIED\x10\x00\x12\x17\n\x13INDEXED_PART_UPLOAD\x10\x01\x12\x18\n\x14INDEXED_PART_TAGGING\x10\x02\x12\x14\n\x10INDEXED_PART_OCR\x10\x03\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,8 +35,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_TEXTEXTRACTED_FIELDSENTRY']._loaded_options = None
   _globals['_TEXTEXTRACTED_FIELDSENTRY']._serialized_options = b'8\001'
-  _globals['_INDEXEDPART']._serialized_start=1746
-  _globals['_INDEXEDPART']._serialized_end=1862
+  _globals['_INDEXEDPART']._serialized_start=2137
+  _globals['_INDEXEDPART']._serialized_end=2253
   _globals['_IMAGEUPLOADED']._serialized_start=122
   _globals['_IMAGEUPLOADED']._serialized_end=543
   _globals['_LABEL']._serialized_start=545
@@ -44,17 +44,23 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COLOR']._serialized_start=605
   _globals['_COLOR']._serialized_end=657
   _globals['_PLACE']._serialized_start=659
-  _globals['_PLACE']._serialized_end=724
-  _globals['_IMAGETAGGED']._serialized_start=727
-  _globals['_IMAGETAGGED']._serialized_end=1058
-  _globals['_TEXTLINE']._serialized_start=1060
-  _globals['_TEXTLINE']._serialized_end=1117
-  _globals['_TEXTEXTRACTED']._serialized_start=1120
-  _globals['_TEXTEXTRACTED']._serialized_end=1473
-  _globals['_TEXTEXTRACTED_FIELDSENTRY']._serialized_start=1428
-  _globals['_TEXTEXTRACTED_FIELDSENTRY']._serialized_end=1473
-  _globals['_IMAGEINDEXED']._serialized_start=1476
-  _globals['_IMAGEINDEXED']._serialized_end=1644
-  _globals['_IMAGEDELETED']._serialized_start=1646
-  _globals['_IMAGEDELETED']._serialized_end=1744
+  _globals['_PLACE']._serialized_end=762
+  _globals['_FACEBOX']._serialized_start=764
+  _globals['_FACEBOX']._serialized_end=841
+  _globals['_IMAGETAGGED']._serialized_start=844
+  _globals['_IMAGETAGGED']._serialized_end=1247
+  _globals['_TEXTLINE']._serialized_start=1249
+  _globals['_TEXTLINE']._serialized_end=1306
+  _globals['_TEXTEXTRACTED']._serialized_start=1309
+  _globals['_TEXTEXTRACTED']._serialized_end=1775
+  _globals['_TEXTEXTRACTED_FIELDSENTRY']._serialized_start=1730
+  _globals['_TEXTEXTRACTED_FIELDSENTRY']._serialized_end=1775
+  _globals['_LINEITEM']._serialized_start=1777
+  _globals['_LINEITEM']._serialized_end=1824
+  _globals['_KEYVALUE']._serialized_start=1826
+  _globals['_KEYVALUE']._serialized_end=1864
+  _globals['_IMAGEINDEXED']._serialized_start=1867
+  _globals['_IMAGEINDEXED']._serialized_end=2035
+  _globals['_IMAGEDELETED']._serialized_start=2037
+  _globals['_IMAGEDELETED']._serialized_end=2135
 # @@protoc_insertion_point(module_scope)

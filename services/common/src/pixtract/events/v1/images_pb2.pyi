@@ -174,10 +174,16 @@ class Place(_message.Message):
     LON_FIELD_NUMBER: _builtins.int
     PLACE_FIELD_NUMBER: _builtins.int
     COUNTRY_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    COUNTRY_CODE_FIELD_NUMBER: _builtins.int
     lat: _builtins.float
     lon: _builtins.float
     place: _builtins.str
     country: _builtins.str
+    region: _builtins.str
+    """First-level administrative division (state, province, county); empty when unknown."""
+    country_code: _builtins.str
+    """ISO 3166-1 alpha-2; empty when unknown."""
     def __init__(
         self,
         *,
@@ -185,14 +191,51 @@ class Place(_message.Message):
         lon: _builtins.float = ...,
         place: _builtins.str = ...,
         country: _builtins.str = ...,
+        region: _builtins.str = ...,
+        country_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["country", b"country", "lat", b"lat", "lon", b"lon", "place", b"place"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["country", b"country", "country_code", b"country_code", "lat", b"lat", "lon", b"lon", "place", b"place", "region", b"region"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Place: _TypeAlias = Place  # noqa: Y015
+
+@_typing.final
+class FaceBox(_message.Message):
+    """One detected face: an axis-aligned box in original-image pixels as displayed (EXIF
+    orientation applied).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    X0_FIELD_NUMBER: _builtins.int
+    Y0_FIELD_NUMBER: _builtins.int
+    X1_FIELD_NUMBER: _builtins.int
+    Y1_FIELD_NUMBER: _builtins.int
+    CONFIDENCE_FIELD_NUMBER: _builtins.int
+    x0: _builtins.float
+    y0: _builtins.float
+    x1: _builtins.float
+    y1: _builtins.float
+    confidence: _builtins.float
+    def __init__(
+        self,
+        *,
+        x0: _builtins.float = ...,
+        y0: _builtins.float = ...,
+        x1: _builtins.float = ...,
+        y1: _builtins.float = ...,
+        confidence: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "x0", b"x0", "x1", b"x1", "y0", b"y0", "y1", b"y1"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FaceBox: _TypeAlias = FaceBox  # noqa: Y015
 
 @_typing.final
 class ImageTagged(_message.Message):
@@ -212,6 +255,8 @@ class ImageTagged(_message.Message):
     HEIGHT_FIELD_NUMBER: _builtins.int
     PHASH_FIELD_NUMBER: _builtins.int
     TAGGED_AT_FIELD_NUMBER: _builtins.int
+    FACE_BOXES_FIELD_NUMBER: _builtins.int
+    DUPLICATES_OF_FIELD_NUMBER: _builtins.int
     image_id: _builtins.str
     owner_id: _builtins.str
     model_version: _builtins.str
@@ -230,6 +275,16 @@ class ImageTagged(_message.Message):
     def location(self) -> Global___Place: ...
     @_builtins.property
     def tagged_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def face_boxes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FaceBox]:
+        """One box per face counted in `faces`."""
+
+    @_builtins.property
+    def duplicates_of(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Earlier images of the same owner whose perceptual hash is within the near-duplicate
+        distance of this one's, nearest first.
+        """
+
     def __init__(
         self,
         *,
@@ -245,10 +300,12 @@ class ImageTagged(_message.Message):
         height: _builtins.int = ...,
         phash: _builtins.str = ...,
         tagged_at: _timestamp_pb2.Timestamp | None = ...,
+        face_boxes: _abc.Iterable[Global___FaceBox] | None = ...,
+        duplicates_of: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "tagged_at", b"tagged_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories", "colors", b"colors", "faces", b"faces", "height", b"height", "image_id", b"image_id", "labels", b"labels", "location", b"location", "model_version", b"model_version", "owner_id", b"owner_id", "phash", b"phash", "tagged_at", b"tagged_at", "width", b"width"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories", "colors", b"colors", "duplicates_of", b"duplicates_of", "face_boxes", b"face_boxes", "faces", b"faces", "height", b"height", "image_id", b"image_id", "labels", b"labels", "location", b"location", "model_version", b"model_version", "owner_id", b"owner_id", "phash", b"phash", "tagged_at", b"tagged_at", "width", b"width"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -318,6 +375,9 @@ class TextExtracted(_message.Message):
     LINES_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
     EXTRACTED_AT_FIELD_NUMBER: _builtins.int
+    ITEMS_FIELD_NUMBER: _builtins.int
+    KEY_VALUES_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
     image_id: _builtins.str
     owner_id: _builtins.str
     engine: _builtins.str
@@ -326,12 +386,29 @@ class TextExtracted(_message.Message):
     document_type: _builtins.str
     """receipt | note | form | screenshot | other | none"""
     language: _builtins.str
+    """ISO 639-1 code; empty when unknown."""
     @_builtins.property
-    def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
+    def fields(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
+        """Receipts only: vendor, date (YYYY-MM-DD), total, currency (ISO 4217), tax, subtotal;
+        amounts normalised ("1234.50"). A field not clearly printed is absent.
+        """
+
     @_builtins.property
     def lines(self) -> _containers.RepeatedCompositeFieldContainer[Global___TextLine]: ...
     @_builtins.property
     def extracted_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___LineItem]:
+        """Receipts: the priced rows above the total, in reading order."""
+
+    @_builtins.property
+    def key_values(self) -> _containers.RepeatedCompositeFieldContainer[Global___KeyValue]:
+        """Forms: "Label: value" rows and aligned label/value columns, in reading order."""
+
+    @_builtins.property
+    def evidence(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """Why document_type was chosen, then what the other types scored: for debugging."""
+
     def __init__(
         self,
         *,
@@ -345,14 +422,63 @@ class TextExtracted(_message.Message):
         lines: _abc.Iterable[Global___TextLine] | None = ...,
         language: _builtins.str = ...,
         extracted_at: _timestamp_pb2.Timestamp | None = ...,
+        items: _abc.Iterable[Global___LineItem] | None = ...,
+        key_values: _abc.Iterable[Global___KeyValue] | None = ...,
+        evidence: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["extracted_at", b"extracted_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "document_type", b"document_type", "engine", b"engine", "extracted_at", b"extracted_at", "fields", b"fields", "image_id", b"image_id", "language", b"language", "lines", b"lines", "model_version", b"model_version", "owner_id", b"owner_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "document_type", b"document_type", "engine", b"engine", "evidence", b"evidence", "extracted_at", b"extracted_at", "fields", b"fields", "image_id", b"image_id", "items", b"items", "key_values", b"key_values", "language", b"language", "lines", b"lines", "model_version", b"model_version", "owner_id", b"owner_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___TextExtracted: _TypeAlias = TextExtracted  # noqa: Y015
+
+@_typing.final
+class LineItem(_message.Message):
+    """One priced row of a receipt; the amount is normalised ("1234.50")."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    description: _builtins.str
+    amount: _builtins.str
+    def __init__(
+        self,
+        *,
+        description: _builtins.str = ...,
+        amount: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "description", b"description"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LineItem: _TypeAlias = LineItem  # noqa: Y015
+
+@_typing.final
+class KeyValue(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    value: _builtins.str
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        value: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___KeyValue: _TypeAlias = KeyValue  # noqa: Y015
 
 @_typing.final
 class ImageIndexed(_message.Message):

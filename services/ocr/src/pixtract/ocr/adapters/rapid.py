@@ -2,20 +2,60 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import version
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from rapidocr import RapidOCR
 from rapidocr.utils.output import RapidOCROutput
 
-from pixtract.ocr.domain.ocr import OcrLine
+from pixtract.ocr.domain.text import OcrLine
+
+# Bumped whenever post-processing (rows, types, fields) changes what a result says, so
+# `reprocess` can tell old results from current ones even when the models did not change.
+PIPELINE_VERSION = 2
+
+
+@dataclass(frozen=True)
+class RapidOptions:
+    """The engine settings compared in bench/ocr.py; defaults are the chosen ones."""
+
+    # The detector resizes so that the min (or max) side is `det_limit_side_len`.
+    det_limit_type: Literal["min", "max"] = "min"
+    det_limit_side_len: int = 736
+    # Lines recognised with less confidence are dropped.
+    text_score: float = 0.5
+    # The 0/180° classifier: upside-down lines are rare in photos of documents.
+    use_cls: bool = True
+    # onnxruntime threads inside one engine; workers x threads should not exceed the cores.
+    threads: int = 1
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "Global.log_level": "warning",
+            "Global.text_score": self.text_score,
+            "Global.use_cls": self.use_cls,
+            "Det.limit_type": self.det_limit_type,
+            "Det.limit_side_len": self.det_limit_side_len,
+            "EngineConfig.onnxruntime.intra_op_num_threads": self.threads,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+
+
+def model_version() -> str:
+    return f"rapidocr-{version('rapidocr')}+p{PIPELINE_VERSION}"
 
 
 class RapidOcrEngine:
-    def __init__(self) -> None:
-        self._engine = RapidOCR()
-        self.model_version = f"rapidocr-{version('rapidocr')}"
+    """One RapidOCR instance: not known to be thread-safe (it keeps per-call state), so
+    each worker thread owns its own (see pool.py)."""
+
+    def __init__(self, options: RapidOptions | None = None) -> None:
+        self.options = options or RapidOptions()
+        self._engine = RapidOCR(params=self.options.params())
+        self.model_version = model_version()
 
     def read_lines(self, image: NDArray[np.uint8]) -> list[OcrLine]:
         result = self._engine(image)
@@ -25,7 +65,8 @@ class RapidOcrEngine:
             return []
         lines = []
         for text, score, quad in zip(result.txts, result.scores, result.boxes, strict=True):
-            xs = [float(p[0]) for p in quad]
-            ys = [float(p[1]) for p in quad]
-            lines.append(OcrLine(str(text), float(score), (min(xs), min(ys), max(xs), max(ys))))
+            corners = tuple((float(p[0]), float(p[1])) for p in quad)
+            xs = [x for x, _ in corners]
+            ys = [y for _, y in corners]
+            lines.append(OcrLine(str(text), float(score), (min(xs), min(ys), max(xs), max(ys)), corners))
         return lines

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from pixtract.common.auth import CurrentPrincipal
+from pixtract.common.auth import ImagesReader
 from pixtract.common.errors import Problem
 from pixtract.search.adapters.opensearch import IndexUnavailable
 from pixtract.search.api.deps import ImageIndexDep
@@ -16,7 +16,7 @@ from pixtract.search.api.models import SearchResults, Suggestions
 from pixtract.search.domain.cursor import InvalidCursor
 from pixtract.search.domain.query_string import QueryError
 from pixtract.search.domain.results import shape_search_page, shape_suggestions
-from pixtract.search.domain.search import SearchFilters, build_search, build_suggest
+from pixtract.search.domain.search import SearchFilters, SortOrder, build_search, build_suggest, resolve_sort
 
 MAX_QUERY_CHARS = 500
 SUGGESTION_LIMIT = 10
@@ -36,6 +36,8 @@ class SearchParams(BaseModel):
     document_type: str | None = Field(default=None, max_length=32)
     limit: int = Field(default=20, ge=1, le=100)
     cursor: str | None = None
+    # Default: relevance when there is a query, newest otherwise.
+    sort: SortOrder | None = None
 
     def filters(self) -> SearchFilters:
         return SearchFilters(
@@ -68,18 +70,21 @@ def _problems() -> Iterator[None]:
 
 @router.get("", response_model=SearchResults)
 async def search_images(
-    principal: CurrentPrincipal, index: ImageIndexDep, params: Annotated[SearchParams, Query()]
+    principal: ImagesReader, index: ImageIndexDep, params: Annotated[SearchParams, Query()]
 ) -> SearchResults:
     """Search your images by words, Lucene-style syntax and filters."""
     with _problems():
-        request = build_search(principal.user_id, params.q, params.filters(), limit=params.limit, cursor=params.cursor)
+        order = resolve_sort(params.q, params.sort)
+        request = build_search(
+            principal.user_id, params.q, params.filters(), limit=params.limit, cursor=params.cursor, sort=order
+        )
         response = await index.search(request)
-    return SearchResults.model_validate(shape_search_page(response, params.limit))
+    return SearchResults.model_validate(shape_search_page(response, params.limit, order))
 
 
 @router.get("/suggest", response_model=Suggestions)
 async def suggest(
-    principal: CurrentPrincipal, index: ImageIndexDep, params: Annotated[SuggestParams, Query()]
+    principal: ImagesReader, index: ImageIndexDep, params: Annotated[SuggestParams, Query()]
 ) -> Suggestions:
     """Complete what you are typing from your own labels, categories, places and vendors."""
     with _problems():

@@ -21,6 +21,7 @@ from pixtract.search.adapters.opensearch import DocumentRejected, IndexUnavailab
 from pixtract.search.domain.documents import (
     PartialDocument,
     UnindexableEvent,
+    deleted_owner_marker,
     tagged_document,
     text_document,
     tombstone_document,
@@ -36,6 +37,8 @@ class DocumentIndex(Protocol):
     async def upsert(self, doc: PartialDocument) -> None: ...
 
     async def delete_owner(self, owner_id: str) -> int: ...
+
+    async def owner_deleted(self, owner_id: str) -> bool: ...
 
 
 class EventSink(Protocol):
@@ -74,12 +77,26 @@ class IndexingHandlers:
     async def _index_part(
         self, doc: PartialDocument, part: images_pb2.IndexedPart.ValueType, model_version: str = ""
     ) -> None:
+        owner_id = doc["owner_id"]
+        if await self._owner_deleted(owner_id):
+            log.info("result for a deleted user dropped", image_id=doc["image_id"], owner_id=owner_id)
+            return
         await _index_errors_as_delivery_errors(lambda: self.index.upsert(doc))
+        if await self._owner_deleted(owner_id):
+            # The user was purged while we wrote: purge again so this write does not outlive them.
+            await _index_errors_as_delivery_errors(lambda: self.index.delete_owner(owner_id))
+            return
         await self.publisher.publish(
             IMAGES_INDEXED,
             image_indexed_event(doc["image_id"], doc["owner_id"], part, model_version),
             key=doc["image_id"],
         )
+
+    async def _owner_deleted(self, owner_id: str) -> bool:
+        try:
+            return await self.index.owner_deleted(owner_id)
+        except IndexUnavailable as exc:
+            raise TransientError(str(exc)) from exc
 
     async def on_uploaded(self, event: ConsumedEvent[images_pb2.ImageUploaded]) -> None:
         doc = _document(uploaded_document, event.message)
@@ -104,6 +121,9 @@ class IndexingHandlers:
             raise PermanentError("UserDeleted without a user id")
 
         async def purge() -> None:
+            # The marker first: a write that passes its check before the marker exists
+            # re-checks after writing and purges again (see _index_part).
+            await self.index.upsert(deleted_owner_marker(owner_id))
             removed = await self.index.delete_owner(owner_id)
             log.info("removed a deleted user's documents", owner_id=owner_id, documents=removed)
 

@@ -176,6 +176,21 @@ def text_document(event: images_pb2.TextExtracted) -> PartialDocument:
     return doc
 
 
+def deleted_owner_marker_id(owner_id: str) -> str:
+    return f"deleted-user:{owner_id}"
+
+
+def deleted_owner_marker(owner_id: str) -> PartialDocument:
+    """A tombstone for a whole user: results still in flight when the user was purged are
+    dropped instead of bringing documents back. It is filed under its own id as owner, so no
+    query or purge of the user ever sees it; hidden from every query like any tombstone."""
+    marker_id = deleted_owner_marker_id(owner_id)
+    doc = _identity(marker_id, marker_id)
+    doc["deleted"] = True
+    doc["deleted_at"] = datetime.now(UTC).isoformat()
+    return doc
+
+
 def tombstone_document(event: images_pb2.ImageDeleted) -> PartialDocument:
     doc = _identity(event.image_id, event.owner_id)
     doc["deleted"] = True

@@ -1,11 +1,19 @@
-"""The index: one alias over a versioned index, so a new mapping can be built beside the old one."""
+"""The index: one alias over a versioned index, so a new mapping can be built beside the old one.
+
+Indexes are named `<alias>-v<N>`, N a generation counted up by every reindex; the mapping's
+own version is kept in the index's `_meta`, so a service can tell that the live index was
+built with an older mapping (docs/design.md, "Reindex").
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
-# Bump when the mapping changes incompatibly; a reindex fills `<alias>-v<N>` and moves the alias.
+# Bump with every mapping change; `python -m pixtract.search reindex` then builds an index with it.
 MAPPING_VERSION = 1
+FIRST_GENERATION = 1
 
 KEYWORD: dict[str, Any] = {"type": "keyword", "ignore_above": 512}
 DATE: dict[str, Any] = {"type": "date", "ignore_malformed": True}
@@ -67,8 +75,25 @@ PROPERTIES: dict[str, Any] = {
 }
 
 
-def index_name(alias: str, version: int = MAPPING_VERSION) -> str:
-    return f"{alias}-v{version}"
+def index_name(alias: str, generation: int = FIRST_GENERATION) -> str:
+    return f"{alias}-v{generation}"
+
+
+def generation_of(alias: str, index: str) -> int | None:
+    """N for an index named `<alias>-v<N>`; None for any other name."""
+    match = re.fullmatch(re.escape(alias) + r"-v(\d{1,9})", index)
+    return int(match.group(1)) if match else None
+
+
+def next_index_name(alias: str, existing: Iterable[str]) -> str:
+    """The name of the index a rebuild fills: one generation above every index of the alias."""
+    generations = [g for g in (generation_of(alias, name) for name in existing) if g is not None]
+    return index_name(alias, max(generations, default=FIRST_GENERATION - 1) + 1)
+
+
+def rebuild_alias(alias: str) -> str:
+    """Names the index a rebuild is filling: every write goes there too while it exists."""
+    return f"{alias}-rebuild"
 
 
 def index_body(alias: str, *, shards: int, replicas: int) -> dict[str, Any]:
@@ -77,6 +102,7 @@ def index_body(alias: str, *, shards: int, replicas: int) -> dict[str, Any]:
         "settings": {"number_of_shards": shards, "number_of_replicas": replicas},
         "aliases": {alias: {}},
         "mappings": {
+            "_meta": {"mapping_version": MAPPING_VERSION},
             # A field we do not know is kept in _source but not indexed, never a failed write.
             "dynamic": False,
             # Documents are routed by owner: a write without routing is a bug, refused by the server.

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pixtract.search.domain.cursor import encode_cursor
-from pixtract.search.domain.search import SUGGESTION_FIELDS, TERMS_FACETS
+from pixtract.search.domain.search import SUGGESTION_FIELDS, TERMS_FACETS, SortOrder
 
 
 @dataclass(frozen=True)
@@ -128,12 +128,13 @@ def _total(hits: Mapping[str, Any]) -> int:
     return int(total)
 
 
-def shape_search_page(response: Mapping[str, Any], limit: int) -> SearchPage:
+def shape_search_page(response: Mapping[str, Any], limit: int, sort: SortOrder) -> SearchPage:
     """The page of `limit` hits; the request asked for one more, whose presence means a next page."""
     hits_section = response.get("hits") or {}
     raw_hits = list(hits_section.get("hits") or [])
     page, more = raw_hits[:limit], len(raw_hits) > limit
-    next_cursor = encode_cursor(list(page[-1]["sort"])) if more and page and page[-1].get("sort") else None
+    last_sort = page[-1].get("sort") if more and page else None
+    next_cursor = encode_cursor(list(last_sort), sort=sort.value) if last_sort else None
     return SearchPage(
         total=_total(hits_section),
         items=[shape_hit(hit) for hit in page],

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from pixtract.search.domain.cursor import SortValue, decode_cursor
@@ -63,10 +64,34 @@ HIGHLIGHT = {
         "labels": {"number_of_fragments": 0},
     },
 }
-SORT_BY_DATE: list[dict[str, Any]] = [
-    {"effective_date": {"order": "desc", "missing": "_last"}},
-    {"image_id": {"order": "asc"}},
-]
+
+
+class SortOrder(StrEnum):
+    """How a page is ordered. Dates are the effective date (taken, else uploaded); images
+    without one come last either way, and the image id breaks ties so cursors are stable."""
+
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    OLDEST = "oldest"
+
+
+def resolve_sort(text: str, requested: SortOrder | None) -> SortOrder:
+    """Relevance when there are words to be relevant to, newest otherwise, unless asked."""
+    if not text.strip():
+        # Without words every score is equal: relevance would be newest-first anyway.
+        return SortOrder.NEWEST if requested in (None, SortOrder.RELEVANCE) else requested
+    return requested or SortOrder.RELEVANCE
+
+
+def _by_date(order: str) -> list[dict[str, Any]]:
+    return [{"effective_date": {"order": order, "missing": "_last"}}, {"image_id": {"order": "asc"}}]
+
+
+SORTS: dict[SortOrder, list[dict[str, Any]]] = {
+    SortOrder.RELEVANCE: [{"_score": {"order": "desc"}}, *_by_date("desc")],
+    SortOrder.NEWEST: _by_date("desc"),
+    SortOrder.OLDEST: _by_date("asc"),
+}
 
 
 @dataclass(frozen=True)
@@ -188,8 +213,8 @@ def text_query(text: str) -> Query:
     return syntax_query(text) if uses_query_syntax(text) else free_text_query(text)
 
 
-def sort_for(text: str) -> list[Any]:
-    return [{"_score": {"order": "desc"}}, *SORT_BY_DATE] if text.strip() else list(SORT_BY_DATE)
+def sort_for(order: SortOrder) -> list[dict[str, Any]]:
+    return [dict(clause) for clause in SORTS[order]]
 
 
 def facet_aggregations() -> dict[str, Any]:
@@ -201,21 +226,31 @@ def facet_aggregations() -> dict[str, Any]:
 
 
 def build_search(
-    owner_id: str, text: str, filters: SearchFilters, *, limit: int, cursor: str | None = None
+    owner_id: str,
+    text: str,
+    filters: SearchFilters,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    sort: SortOrder | None = None,
 ) -> OwnerScopedSearch:
     """One page of the owner's images matching `text` and `filters`; one extra hit tells if a next page exists."""
-    sort = sort_for(text)
+    order = resolve_sort(text, sort)
+    sort_clauses = sort_for(order)
     options: dict[str, Any] = {
         "size": limit + 1,
-        "sort": sort,
+        "sort": sort_clauses,
         "track_total_hits": True,
         "_source": list(HIT_SOURCE),
         "aggs": facet_aggregations(),
     }
     if text.strip():
         options["highlight"] = HIGHLIGHT
+        if order is not SortOrder.RELEVANCE:
+            # Sorted by date OpenSearch skips scoring; hits still show how well they matched.
+            options["track_scores"] = True
     if cursor is not None:
-        after: list[SortValue] = decode_cursor(cursor, expected_length=len(sort))
+        after: list[SortValue] = decode_cursor(cursor, sort=order.value, expected_length=len(sort_clauses))
         options["search_after"] = after
     return OwnerScopedSearch(owner_id, text_query(text), filters.clauses(), options)
 

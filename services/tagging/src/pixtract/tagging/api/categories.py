@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from pixtract.common.auth import CurrentPrincipal
+from pixtract.common.auth import ImagesReader, ImagesWriter
 from pixtract.common.errors import Problem
 from pixtract.tagging.api.deps import CategoryStoreDep
 from pixtract.tagging.domain.categories import Category, CategoryStore, summarise_categories
@@ -61,7 +61,7 @@ async def _categories_of(store: CategoryStore, owner_id: str) -> list[Category]:
 
 
 @router.get("")
-async def list_categories(principal: CurrentPrincipal, store: CategoryStoreDep) -> CategoryList:
+async def list_categories(principal: ImagesReader, store: CategoryStoreDep) -> CategoryList:
     """List the caller's categories, largest first, with a cover image each."""
     categories = await _categories_of(store, principal.user_id)
     return CategoryList(items=[CategoryOut.of(c) for c in categories])
@@ -69,7 +69,7 @@ async def list_categories(principal: CurrentPrincipal, store: CategoryStoreDep) 
 
 @router.patch("/{category_id}")
 async def rename_category(
-    category_id: str, body: CategoryRename, principal: CurrentPrincipal, store: CategoryStoreDep
+    category_id: str, body: CategoryRename, principal: ImagesWriter, store: CategoryStoreDep
 ) -> CategoryOut:
     """Rename one of the caller's categories for the caller only."""
     categories = await _categories_of(store, principal.user_id)

@@ -1,72 +1,48 @@
-"""images.uploaded → colours, perceptual hash, place, categories → images.tagged."""
+"""images.uploaded → labels, faces, colours, pHash, place, categories, near-duplicates → images.tagged."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from dataclasses import dataclass, field
+from datetime import UTC
 
-from aiokafka.errors import KafkaError
 from botocore.exceptions import BotoCoreError, ClientError
-from google.protobuf.message import Message
 
+from pixtract.common.imaging import ImageRejected
 from pixtract.common.kafka import ConsumedEvent, PermanentError, TransientError
 from pixtract.common.logging import get_logger
-from pixtract.events.topics import IMAGES_TAGGED, Topic
 from pixtract.events.v1 import images_pb2
-from pixtract.tagging.domain.analysis import UNREADABLE, ImageAnalysis, analyse_image
-from pixtract.tagging.domain.categories import (
-    CategoryStore,
-    ImageCategories,
-    StoreUnavailable,
-    categorise,
+from pixtract.tagging.consumers.results import (
+    RULES_PATH,
+    Publisher,
+    ResultAnnouncer,
+    image_tagged_event,
+    now_millis,
 )
-from pixtract.tagging.domain.decoding import ImageRejected
-from pixtract.tagging.domain.labels import Label
-from pixtract.tagging.domain.places import Location, location_from_gps
-
-M = TypeVar("M", bound=Message)
+from pixtract.tagging.domain.analysis import UNREADABLE, ImageAnalysis, analyse_image
+from pixtract.tagging.domain.categories import ImageCategories, StoreUnavailable, categorise
+from pixtract.tagging.domain.faces import FaceDetector
+from pixtract.tagging.domain.labels import LabelRequest, LabelRules, LabelSource, person_labels
+from pixtract.tagging.domain.places import Gazetteer, Location, location_from_gps, name_location, place_labels
+from pixtract.tagging.domain.results import TaggingStore, is_earlier, near_duplicates
 
 ObjectReader = Callable[[str, str], Awaitable[bytes | None]]
 
 log = get_logger(__name__)
 
 
-class Publisher(Protocol):
-    async def publish(self, topic: Topic[M], message: M, *, key: str, event_id: str | None = None) -> None: ...
+@dataclass
+class TaggingTools:
+    """The models and data a handler uses; none of them by default (colours and hash only)."""
 
-
-def image_tagged_event(
-    image: images_pb2.ImageUploaded,
-    analysis: ImageAnalysis,
-    *,
-    labels: list[Label],
-    categories: list[str],
-    location: Location | None,
-    model_version: str,
-    tagged_at: datetime,
-) -> images_pb2.ImageTagged:
-    event = images_pb2.ImageTagged(
-        image_id=image.image_id,
-        owner_id=image.owner_id,
-        model_version=model_version,
-        labels=[images_pb2.Label(name=lb.name, confidence=lb.confidence, parents=lb.parents) for lb in labels],
-        categories=categories,
-        faces=0,
-        colors=[images_pb2.Color(name=c.name, hex=c.hex, fraction=c.fraction) for c in analysis.colors],
-        width=analysis.width,
-        height=analysis.height,
-        phash=analysis.phash,
-    )
-    if location is not None:
-        event.location.CopyFrom(
-            images_pb2.Place(lat=location.lat, lon=location.lon, place=location.place, country=location.country)
-        )
-    event.tagged_at.FromDatetime(tagged_at)
-    return event
+    labels: LabelSource | None = None
+    faces: FaceDetector | None = None
+    gazetteer: Gazetteer | None = None
+    rules: LabelRules = field(default_factory=lambda: LabelRules.load(RULES_PATH))
+    place_max_km: float = 25.0
+    duplicate_max_distance: int = 10
 
 
 @dataclass
@@ -82,11 +58,12 @@ class TaggingHandler:
     """
 
     read_object: ObjectReader
-    store: CategoryStore
+    store: TaggingStore
     publisher: Publisher
     executor: ThreadPoolExecutor
     max_pixels: int
     model_version: str
+    tools: TaggingTools = field(default_factory=TaggingTools)
 
     async def __call__(self, event: ConsumedEvent[images_pb2.ImageUploaded]) -> None:
         image = event.message
@@ -100,38 +77,81 @@ class TaggingHandler:
             log.info("original gone; skipping", image_id=image.image_id)
             return
         analysis = await self._analyse(image.image_id, data)
-        location = location_from_gps(image.gps.lat, image.gps.lon) if image.HasField("gps") else None
-        labels: list[Label] = []
-        categories = categorise(labels, faces=0, location=location)
-        tagged_at = datetime.now(UTC)
+        tools = self.tools
+        labels = []
+        if tools.labels is not None and analysis.tensor is not None:
+            request = LabelRequest(analysis.tensor, data, image.original.bucket, image.original.key)
+            labels = await tools.labels.labels(request)
+        labels = labels + person_labels([face.confidence for face in analysis.faces])
+        location = await self._locate(image)
+        announcer = ResultAnnouncer(self.store, self.publisher, tools.rules)
+        tagged_at = now_millis()
         uploaded_at = image.uploaded_at.ToDatetime(tzinfo=UTC) if image.HasField("uploaded_at") else tagged_at
-        record = ImageCategories(image.image_id, image.owner_id, tuple(categories), uploaded_at, tagged_at)
         try:
+            known = await self.store.get(image.image_id)
+            document_type = known.document_type if known is not None else ""
+            categorisation = categorise(labels, len(analysis.faces), document_type, tools.rules)
+            hashed = [h for h in await self.store.hashed_images(image.owner_id) if h.image_id != image.image_id]
+            near = near_duplicates(analysis.phash, hashed, max_distance=tools.duplicate_max_distance)
+            earlier = [h.image_id for h, _ in near if is_earlier(h, uploaded_at, image.image_id)]
+            later = [h.image_id for h, _ in near if not is_earlier(h, uploaded_at, image.image_id)]
+            tagged = image_tagged_event(
+                image,
+                analysis,
+                labels=labels + place_labels(location),
+                categories=categorisation.categories,
+                location=location,
+                duplicates_of=earlier,
+                model_version=self.model_version,
+                tagged_at=tagged_at,
+            )
+            record = ImageCategories(
+                image.image_id,
+                image.owner_id,
+                categorisation.categories,
+                uploaded_at,
+                tagged_at,
+                specific=categorisation.specific,
+                phash=analysis.phash,
+                duplicates_of=tuple(earlier),
+                model_version=self.model_version,
+                categorised_with=document_type,
+                upload=image.SerializeToString(),
+                result=tagged.SerializeToString(),
+            )
             saved = await self.store.save_image(record)
         except StoreUnavailable as exc:
             raise TransientError(str(exc)) from exc
         if not saved:
             log.info("image or owner deleted meanwhile, or a newer result is stored; skipping", image_id=image.image_id)
             return
-        tagged = image_tagged_event(
-            image,
-            analysis,
-            labels=labels,
-            categories=categories,
-            location=location,
-            model_version=self.model_version,
-            tagged_at=tagged_at,
-        )
-        try:
-            await self.publisher.publish(IMAGES_TAGGED, tagged, key=image.image_id)
-        except KafkaError as exc:
-            raise TransientError(f"kafka: {exc}") from exc
+        await announcer.publish(tagged, tagged_at)
+        # OCR may have reported while this ran, and images uploaded later may have been
+        # tagged first: both are settled now that this result is stored.
+        await announcer.refresh(image.image_id)
+        for other in later:
+            await announcer.refresh(other, link=image.image_id)
 
     async def _analyse(self, image_id: str, data: bytes) -> ImageAnalysis:
         loop = asyncio.get_running_loop()
+        faces = self.tools.faces
         try:
-            # Decoding and quantising are CPU-bound; the event loop must keep serving health checks.
-            return await loop.run_in_executor(self.executor, lambda: analyse_image(data, max_pixels=self.max_pixels))
+            # Decoding, quantising and face detection are CPU-bound; the event loop must keep
+            # serving health checks.
+            return await loop.run_in_executor(
+                self.executor, lambda: analyse_image(data, max_pixels=self.max_pixels, faces=faces)
+            )
         except ImageRejected as exc:
             log.warning("image unreadable; publishing what is known", image_id=image_id, error=str(exc))
             return UNREADABLE
+
+    async def _locate(self, image: images_pb2.ImageUploaded) -> Location | None:
+        location = location_from_gps(image.gps.lat, image.gps.lon) if image.HasField("gps") else None
+        gazetteer = self.tools.gazetteer
+        if location is None or gazetteer is None:
+            return location
+        point = location
+        # The gazetteer loads lazily (about 1 s) on first use: in the pool, not on the loop.
+        return await asyncio.get_running_loop().run_in_executor(
+            self.executor, lambda: name_location(point, gazetteer, max_km=self.tools.place_max_km)
+        )

@@ -26,6 +26,8 @@ MongoDocument = dict[str, Any]
 # What a listing shows: the summary, never the results or the outbox.
 SUMMARY_FIELDS = ("filename", "content_type", "size", "sha256", "state", "uploaded_at")
 NEWEST_FIRST = [("uploaded_at", DESCENDING), ("_id", DESCENDING)]
+# The export leaves out what no index needs: the outbox, thumbnails and OCR line boxes.
+EXPORT_PROJECTION = {"outbox": False, "thumbnails": False, "text.lines": False}
 
 
 class DuplicateImage(Exception):
@@ -69,6 +71,13 @@ class MongoImageRepository:
         )
         return cast(ImageDocument | None, found)
 
+    async def live_ids_by_sha256(self, owner_id: str, sha256s: list[str]) -> dict[str, str]:
+        """The ids of the owner's live images among these hashes, keyed by hash."""
+        found = self._images.find(
+            {"owner_id": owner_id, "deleted": False, "sha256": {"$in": sha256s}}, {"sha256": True}
+        )
+        return {str(document["sha256"]): str(document["_id"]) async for document in found}
+
     async def get_live(self, owner_id: str, image_id: str) -> ImageDocument | None:
         found = await self._images.find_one(
             {"_id": image_id, "owner_id": owner_id, "deleted": False}, {"outbox": False}
@@ -95,6 +104,14 @@ class MongoImageRepository:
                 {"uploaded_at": after.uploaded_at, "_id": {"$lt": after.image_id}},
             ]
         found = self._images.find(query, dict.fromkeys(SUMMARY_FIELDS, True)).sort(NEWEST_FIRST).limit(limit)
+        return [cast(ImageDocument, document) async for document in found]
+
+    async def live_page(self, *, after_id: str | None, limit: int) -> list[ImageDocument]:
+        """Live records of every owner in id order, from after `after_id`: the internal export's pages."""
+        query: MongoDocument = {"deleted": False}
+        if after_id is not None:
+            query["_id"] = {"$gt": after_id}
+        found = self._images.find(query, EXPORT_PROJECTION).sort("_id", ASCENDING).limit(limit)
         return [cast(ImageDocument, document) async for document in found]
 
     async def mark_deleted(

@@ -58,6 +58,13 @@ class MediaStore:
         except (BotoCoreError, ClientError, OSError):
             log.warning("could not remove objects of a failed upload", keys=wanted, exc_info=True)
 
+    async def delete_prefix_quietly(self, prefix: str) -> None:
+        """Best-effort removal of everything under `prefix` (a resumable upload's segments)."""
+        try:
+            await self._objects.delete_prefix(prefix)
+        except (BotoCoreError, ClientError, OSError):
+            log.warning("could not remove objects under a prefix", prefix=prefix, exc_info=True)
+
     async def delete_user(self, owner_id: str) -> int:
         removed = 0
         for prefix in user_prefixes(owner_id):

@@ -10,6 +10,7 @@ from pixtract.upload.adapters.mongo import MongoImageRepository
 from pixtract.upload.adapters.s3 import MediaStore
 from pixtract.upload.config import Settings
 from pixtract.upload.ingest import ImageIngest
+from pixtract.upload.resumable import ResumableUploads
 from pixtract.upload.tasks.periodic import PeriodicTask
 
 
@@ -33,6 +34,11 @@ def _ingest(request: Request) -> ImageIngest:
     return ingest
 
 
+def _resumable(request: Request) -> ResumableUploads:
+    resumable: ResumableUploads = request.app.state.resumable
+    return resumable
+
+
 def _outbox_relay(request: Request) -> PeriodicTask:
     relay: PeriodicTask = request.app.state.outbox_relay
     return relay
@@ -43,3 +49,4 @@ Images = Annotated[MongoImageRepository, Depends(_images)]
 Media = Annotated[MediaStore, Depends(_media)]
 Ingest = Annotated[ImageIngest, Depends(_ingest)]
 OutboxRelayTask = Annotated[PeriodicTask, Depends(_outbox_relay)]
+Resumable = Annotated[ResumableUploads, Depends(_resumable)]

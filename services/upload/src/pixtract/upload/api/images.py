@@ -11,31 +11,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 
-from pixtract.common.auth import CurrentPrincipal
+from pixtract.common.auth import ImagesReader, ImagesWriter
 from pixtract.common.errors import Problem
 from pixtract.events.topics import IMAGES_DELETED
 from pixtract.upload.api.caching import if_none_match_hits
 from pixtract.upload.api.deps import Images, Ingest, Media, OutboxRelayTask, SettingsDep
 from pixtract.upload.api.models import ImageListOut, ImageOut, ImageSummaryOut, UploadedImageOut, UploadOut
 from pixtract.upload.api.multipart import FILES_FIELD, UploadLimits, receive_files
+from pixtract.upload.api.refusals import refusal_problem
 from pixtract.upload.config import DownloadMode
 from pixtract.upload.domain.cursor import MalformedCursor, PageCursor, decode_cursor, encode_cursor
 from pixtract.upload.domain.filenames import attachment_disposition
-from pixtract.upload.domain.formats import ACCEPTED_FORMATS
-from pixtract.upload.domain.inspection import (
-    THUMBNAIL_MEDIA_TYPE,
-    CorruptImage,
-    ImageTooLarge,
-    ThumbnailSize,
-    UnsupportedImage,
-)
+from pixtract.upload.domain.inspection import THUMBNAIL_MEDIA_TYPE, ThumbnailSize
 from pixtract.upload.domain.outbox import outbox_entry
 from pixtract.upload.domain.records import ImageDocument, image_deleted_event, image_keys, now_millis
 from pixtract.upload.ingest import FileRefused
 
 router = APIRouter(prefix="/api/v1/images", tags=["images"])
-
-SUPPORTED_TYPES_TEXT = ", ".join(sorted(file_type.name.removesuffix(" image") for file_type in ACCEPTED_FORMATS))
 
 # The body is parsed as a stream by hand, so FastAPI cannot describe it by itself.
 UPLOAD_REQUEST_BODY: dict[str, Any] = {
@@ -65,25 +57,8 @@ async def _live_image(images: Images, owner_id: str, image_id: str) -> ImageDocu
     return document
 
 
-def _refusal_problem(refused: FileRefused) -> Problem:
-    name = refused.filename or f"file {refused.position}"
-    reason = refused.reason
-    if isinstance(reason, UnsupportedImage):
-        detail = (
-            f"{name} is not a supported image: detected {reason.file_type.name}; supported: {SUPPORTED_TYPES_TEXT}."
-        )
-        return Problem(415, detail, slug="unsupported-image-type")
-    if isinstance(reason, ImageTooLarge):
-        return Problem(422, f"{name} has too many pixels: {reason}.", slug="image-too-large")
-    if isinstance(reason, CorruptImage):
-        return Problem(422, f"{name} cannot be decoded: {reason}.", slug="corrupt-image")
-    return Problem(422, f"{name} was refused: {reason}.", slug="image-refused")
-
-
 @router.post("", status_code=201, openapi_extra=UPLOAD_REQUEST_BODY)
-async def upload_images(
-    request: Request, principal: CurrentPrincipal, ingest: Ingest, settings: SettingsDep
-) -> UploadOut:
+async def upload_images(request: Request, principal: ImagesWriter, ingest: Ingest, settings: SettingsDep) -> UploadOut:
     """Upload images: one or more multipart parts named `files`."""
     limits = UploadLimits(
         max_file_bytes=settings.max_file_bytes,
@@ -95,7 +70,7 @@ async def upload_images(
     try:
         stored = await ingest.ingest(principal.user_id, files)
     except FileRefused as exc:
-        raise _refusal_problem(exc) from exc
+        raise refusal_problem(exc) from exc
     finally:
         for received in files:
             received.close()
@@ -109,7 +84,7 @@ async def upload_images(
 
 @router.get("")
 async def list_images(
-    principal: CurrentPrincipal,
+    principal: ImagesReader,
     images: Images,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -131,7 +106,7 @@ async def list_images(
 
 
 @router.get("/{image_id}")
-async def get_image(image_id: str, principal: CurrentPrincipal, images: Images) -> ImageOut:
+async def get_image(image_id: str, principal: ImagesReader, images: Images) -> ImageOut:
     """One image with its metadata, results and pipeline state."""
     return ImageOut.from_document(await _live_image(images, principal.user_id, image_id))
 
@@ -142,7 +117,7 @@ async def get_image(image_id: str, principal: CurrentPrincipal, images: Images) 
     responses={200: {"content": {"image/*": {}}}, 307: {"description": "Redirect to a short-lived signed URL"}},
 )
 async def download_original(
-    image_id: str, principal: CurrentPrincipal, images: Images, media: Media, settings: SettingsDep
+    image_id: str, principal: ImagesReader, images: Images, media: Media, settings: SettingsDep
 ) -> Response:
     """The original bytes, as uploaded."""
     document = await _live_image(images, principal.user_id, image_id)
@@ -164,7 +139,7 @@ async def download_original(
 @router.get("/{image_id}/thumbnail", responses={200: {"content": {THUMBNAIL_MEDIA_TYPE: {}}}, 304: {}})
 async def get_thumbnail(
     image_id: str,
-    principal: CurrentPrincipal,
+    principal: ImagesReader,
     images: Images,
     media: Media,
     settings: SettingsDep,
@@ -188,7 +163,7 @@ async def get_thumbnail(
 
 @router.delete("/{image_id}", status_code=204)
 async def delete_image(
-    image_id: str, principal: CurrentPrincipal, images: Images, media: Media, relay: OutboxRelayTask
+    image_id: str, principal: ImagesWriter, images: Images, media: Media, relay: OutboxRelayTask
 ) -> Response:
     """Delete an image: gone from listings at once, then from search and storage."""
     deleted_at = now_millis()

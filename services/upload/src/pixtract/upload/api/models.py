@@ -74,6 +74,13 @@ class LocationOut(BaseModel):
     lon: float
     place: str | None
     country: str | None
+    # Extension of API.md: the state, province or county of the place.
+    region: str | None = None
+
+
+class FaceBoxOut(BaseModel):
+    box: list[float]
+    confidence: float
 
 
 class CameraOut(BaseModel):
@@ -87,11 +94,25 @@ class TextLineOut(BaseModel):
     box: list[float]
 
 
+class LineItemOut(BaseModel):
+    description: str
+    amount: str
+
+
+class KeyValueOut(BaseModel):
+    key: str
+    value: str
+
+
 class TextOut(BaseModel):
     content: str
     document_type: str
     fields: dict[str, str]
     lines: list[TextLineOut]
+    # Extensions of API.md (docs/design.md); absent from records stored before them.
+    language: str | None = None
+    items: list[LineItemOut] = []
+    key_values: list[KeyValueOut] = []
 
 
 class FailureOut(BaseModel):
@@ -111,9 +132,13 @@ class ImageOut(ImageSummaryOut):
       `place` and `country` null; null when the image has no position.
     - `camera` is null when EXIF names no make or model.
     - `text` is never null: before OCR (and for images without text) it is the empty text
-      `{"content": "", "document_type": "none", "fields": {}, "lines": []}`; `stages.ocr`
+      `{"content": "", "document_type": "none", "fields": {}, "lines": [], "language": null,
+      "items": [], "key_values": []}`; `stages.ocr`
       tells whether OCR has run.
     - `failure` (an extension of API.md) names the stage and reason when `state` is `failed`.
+    - `face_boxes` and `duplicates_of` (extensions of API.md): a box per counted face in
+      displayed pixels `[x0, y0, x1, y1]`, and the ids of the caller's earlier images this
+      one is a near-duplicate of.
     """
 
     width: int | None
@@ -128,6 +153,8 @@ class ImageOut(ImageSummaryOut):
     camera: CameraOut | None
     text: TextOut
     failure: FailureOut | None
+    face_boxes: list[FaceBoxOut]
+    duplicates_of: list[str]
 
     @classmethod
     def from_document(cls, document: ImageDocument) -> ImageOut:
@@ -148,8 +175,10 @@ class ImageOut(ImageSummaryOut):
             categories=document.get("categories", []),
             faces=document.get("faces", 0),
             colors=[ColorOut(**color) for color in document.get("colors", [])],
-            location=LocationOut(**location) if location is not None else None,
+            location=LocationOut.model_validate(location) if location is not None else None,
             camera=CameraOut(**camera) if camera else None,
             text=TextOut(**text) if text is not None else NO_TEXT,
             failure=FailureOut.model_validate(failure) if failure else None,
+            face_boxes=[FaceBoxOut(**face) for face in document.get("face_boxes", [])],
+            duplicates_of=document.get("duplicates_of", []),
         )

@@ -21,10 +21,16 @@ class UserObjects(Protocol):
     async def delete_user(self, owner_id: str) -> int: ...
 
 
+class UserUploads(Protocol):
+    async def delete_owner(self, owner_id: str) -> int: ...
+
+
 @dataclass
 class UserDeletedHandler:
     images: UserImages
     objects: UserObjects
+    # Resumable uploads in progress; their bytes are under the user's prefixes too.
+    uploads: UserUploads | None = None
 
     async def __call__(self, event: ConsumedEvent[users_pb2.UserDeleted]) -> None:
         user_id = event.message.user_id
@@ -33,5 +39,7 @@ class UserDeletedHandler:
         with unreachable_dependencies_are_transient():
             # Records first: the images vanish from every listing at once; objects follow.
             records = await self.images.delete_owner(user_id)
+            if self.uploads is not None:
+                records += await self.uploads.delete_owner(user_id)
             objects = await self.objects.delete_user(user_id)
         log.info("user's images removed", user_id=user_id, records=records, objects=objects)

@@ -1,16 +1,19 @@
 """What a file is, from its first bytes: never from its name or the Content-Type a client sent.
 
 Known formats we do not accept are still named, so a refusal can say what was uploaded
-("HEIC image", "PDF document") instead of "unknown". Accepting a new format (HEIC, once a
-decoder is installed) means adding it to `ACCEPTED_FORMATS`.
+("AVIF image", "PDF document") instead of "unknown". Accepting a new format means a decoder
+in `pixtract.common.imaging` and adding it to `ACCEPTED_FORMATS`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Enough for every signature below (ISO-BMFF brands sit at bytes 8..12).
-HEAD_BYTES = 32
+from pixtract.common.imaging import HEIF_FORMAT
+
+# Enough for every signature below, and for the first compatible brands of an ISO-BMFF
+# `ftyp` box (major brand at bytes 8..12, compatible brands from byte 16).
+HEAD_BYTES = 64
 
 
 @dataclass(frozen=True)
@@ -28,8 +31,8 @@ WEBP = FileType("WebP image", "image/webp", "webp", "WEBP")
 GIF = FileType("GIF image", "image/gif", "gif", "GIF")
 TIFF = FileType("TIFF image", "image/tiff", "tiff", "TIFF")
 BMP = FileType("BMP image", "image/bmp", "bmp", "BMP")
-HEIC = FileType("HEIC image", "image/heic", "heic")
-HEIF = FileType("HEIF image", "image/heif", "heif")
+HEIC = FileType("HEIC image", "image/heic", "heic", HEIF_FORMAT)
+HEIF = FileType("HEIF image", "image/heif", "heif", HEIF_FORMAT)
 AVIF = FileType("AVIF image", "image/avif", "avif")
 JPEG_XL = FileType("JPEG XL image", "image/jxl", "jxl")
 JPEG_2000 = FileType("JPEG 2000 image", "image/jp2", "jp2")
@@ -44,23 +47,35 @@ RIFF = FileType("RIFF media (AVI/WAV)", "application/octet-stream", "bin")
 EMPTY = FileType("empty file", "application/octet-stream", "bin")
 UNKNOWN = FileType("unrecognised data", "application/octet-stream", "bin")
 
-ACCEPTED_FORMATS: frozenset[FileType] = frozenset({JPEG, PNG, WEBP, GIF, TIFF, BMP})
+# AVIF is named but refused: pillow-heif's build here has no AV1 decoder.
+ACCEPTED_FORMATS: frozenset[FileType] = frozenset({JPEG, PNG, WEBP, GIF, TIFF, BMP, HEIC, HEIF})
 
 # Sizes of the BMP info headers Pillow reads; "BM" alone is too weak (any text may start so).
 _BMP_INFO_HEADER_SIZES = frozenset({12, 40, 52, 56, 64, 108, 124})
 
+# HEVC-coded HEIF (stills and sequences), the generic HEIF brands, and AVIF.
 _HEIC_BRANDS = frozenset({b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"})
-_HEIF_BRANDS = frozenset({b"mif1", b"msf1"})
+_HEIF_BRANDS = frozenset({b"mif1", b"msf1", b"miaf"})
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
 
 
-def _iso_bmff_type(brand: bytes) -> FileType:
-    if brand in _HEIC_BRANDS:
+def _iso_bmff_type(head: bytes) -> FileType:
+    """HEIC, HEIF or AVIF from an `ftyp` box's brands; anything else ISO-BMFF is a video."""
+    box_size = int.from_bytes(head[0:4], "big")
+    end = min(len(head), box_size) if box_size >= 16 else len(head)
+    major = head[8:12]
+    compatible = {head[at : at + 4] for at in range(16, end - 3, 4)}
+    if major in _HEIC_BRANDS:
         return HEIC
-    if brand in _HEIF_BRANDS:
-        return HEIF
-    if brand in _AVIF_BRANDS:
+    if major in _AVIF_BRANDS:
         return AVIF
+    if major in _HEIF_BRANDS:
+        # A generic major brand: the compatible brands tell what codes the pictures.
+        if compatible & _AVIF_BRANDS:
+            return AVIF
+        if compatible & _HEIC_BRANDS:
+            return HEIC
+        return HEIF
     return VIDEO
 
 
@@ -81,7 +96,7 @@ def detect_file_type(head: bytes) -> FileType:
     if head.startswith(b"BM") and len(head) >= 18 and int.from_bytes(head[14:18], "little") in _BMP_INFO_HEADER_SIZES:
         return BMP
     if len(head) >= 12 and head[4:8] == b"ftyp":
-        return _iso_bmff_type(head[8:12])
+        return _iso_bmff_type(head)
     if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):
         return JPEG_XL
     if head.startswith((b"\x00\x00\x00\x0cjP  \r\n\x87\n", b"\xff\x4f\xff\x51")):

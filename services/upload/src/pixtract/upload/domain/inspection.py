@@ -1,9 +1,10 @@
 """Deciding whether received bytes are an image we keep, and making its thumbnails.
 
-One pass over the file, meant for a worker thread: the header gives the dimensions (refused
-above the pixel limit before any pixel is decoded), then the image is decoded once in full
-(truncated or corrupt data fails here), EXIF is read, and the thumbnails are drawn from the
-decoded pixels with the EXIF orientation applied.
+One pass over the file, meant for a worker thread, through the shared decoder
+(`pixtract.common.imaging`): the header gives the dimensions (refused above the pixel limit
+before any pixel is decoded), then the image is decoded once in full (truncated or corrupt
+data fails here), EXIF is read, and the thumbnails are drawn from the decoded pixels with
+the EXIF orientation applied.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import IO
 
 from PIL import Image
 
+from pixtract.common.imaging import TooManyPixels, UnreadableImage, open_image, upright
 from pixtract.upload.domain.exif import PhotoMetadata, read_photo_metadata
 from pixtract.upload.domain.formats import ACCEPTED_FORMATS, FileType
 
@@ -29,17 +31,6 @@ class ThumbnailSize(StrEnum):
 THUMBNAIL_SIDES: dict[ThumbnailSize, int] = {ThumbnailSize.SMALL: 256, ThumbnailSize.LARGE: 1280}
 THUMBNAIL_MEDIA_TYPE = "image/webp"
 THUMBNAIL_QUALITY = 80
-
-# How to turn stored pixels upright for each EXIF orientation (as ImageOps.exif_transpose does).
-_UPRIGHT: dict[int, Image.Transpose] = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
 
 
 class ImageRefused(Exception):
@@ -82,41 +73,30 @@ class InspectedImage:
     thumbnails: dict[ThumbnailSize, Thumbnail]
 
 
-def upright_size(width: int, height: int, orientation: int) -> tuple[int, int]:
-    """Dimensions once the EXIF orientation is applied (5..8 turn the image by 90 degrees)."""
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
-
-
 def inspect_image(source: IO[bytes], file_type: FileType, *, max_pixels: int) -> InspectedImage:
     """Check and decode an image of a detected type; raises an `ImageRefused` saying why not."""
     if file_type not in ACCEPTED_FORMATS or file_type.pillow_format is None:
         raise UnsupportedImage(file_type)
-    source.seek(0)
+    # JPEG only: decode at the smallest scale that still covers the large thumbnail.
+    large_side = THUMBNAIL_SIDES[ThumbnailSize.LARGE]
     try:
-        with Image.open(source, formats=[file_type.pillow_format]) as image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise ImageTooLarge(f"{width}x{height} is {width * height:,} pixels; the limit is {max_pixels:,}")
-            # JPEG only: decode at the smallest scale that still covers the large thumbnail.
-            # Every byte of the file is still read, so truncation is still found.
-            large_side = THUMBNAIL_SIDES[ThumbnailSize.LARGE]
-            image.draft("RGB", (large_side, large_side))
-            image.load()
-            metadata = _metadata(image)
-            thumbnails = make_thumbnails(image, metadata.orientation)
-    except ImageRefused:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise ImageTooLarge(f"{exc}; the limit is {max_pixels:,} pixels") from exc
-    except Exception as exc:  # any decoder failure on client bytes means the bytes are bad
-        raise CorruptImage(f"the {file_type.name} is truncated or corrupt ({exc})") from exc
-    display_width, display_height = upright_size(width, height, metadata.orientation)
+        with open_image(
+            source, max_pixels=max_pixels, draft_side=large_side, formats=[file_type.pillow_format]
+        ) as image:
+            metadata = _metadata(image.exif)
+            thumbnails = make_thumbnails(image.pixels, image.orientation)
+            display_width, display_height = image.size
+    except TooManyPixels as exc:
+        pixels = exc.width * exc.height
+        raise ImageTooLarge(f"{exc.width}x{exc.height} is {pixels:,} pixels; the limit is {max_pixels:,}") from exc
+    except UnreadableImage as exc:
+        raise CorruptImage(f"the {file_type.name} is truncated or corrupt ({exc.reason})") from exc
     return InspectedImage(file_type, display_width, display_height, metadata, thumbnails)
 
 
-def _metadata(image: Image.Image) -> PhotoMetadata:
+def _metadata(exif: Image.Exif) -> PhotoMetadata:
     try:
-        return read_photo_metadata(image.getexif())
+        return read_photo_metadata(exif)
     except Exception:  # broken EXIF in a good image costs the metadata, not the upload
         return PhotoMetadata()
 
@@ -127,10 +107,10 @@ def make_thumbnails(image: Image.Image, orientation: int) -> dict[ThumbnailSize,
     thumbnails: dict[ThumbnailSize, Thumbnail] = {}
     for size in sorted(THUMBNAIL_SIDES, key=THUMBNAIL_SIDES.__getitem__, reverse=True):
         pixels = _fit_within(pixels, THUMBNAIL_SIDES[size])
-        upright = pixels.transpose(_UPRIGHT[orientation]) if orientation in _UPRIGHT else pixels
+        turned = upright(pixels, orientation)
         out = io.BytesIO()
-        upright.save(out, format="WEBP", quality=THUMBNAIL_QUALITY)
-        thumbnails[size] = Thumbnail(size, out.getvalue(), upright.width, upright.height)
+        turned.save(out, format="WEBP", quality=THUMBNAIL_QUALITY)
+        thumbnails[size] = Thumbnail(size, out.getvalue(), turned.width, turned.height)
     return thumbnails
 
 

@@ -84,6 +84,9 @@ class ImageDocument(TypedDict, total=False):
     colors: list[dict[str, Any]]
     location: dict[str, Any] | None
     phash: str
+    # Absent on records tagged before they existed.
+    face_boxes: list[dict[str, Any]]
+    duplicates_of: list[str]
     text: dict[str, Any] | None
     model_versions: dict[str, str]
     # When each result was produced, so an older result arriving late never replaces a newer one.
@@ -110,9 +113,9 @@ def thumbnail_key(owner_id: str, image_id: str, size: ThumbnailSize) -> str:
     return f"thumbs/{owner_id}/{image_id}/{size.value}.webp"
 
 
-def user_prefixes(owner_id: str) -> tuple[str, str]:
-    """Every object key of a user starts with one of these."""
-    return f"originals/{owner_id}/", f"thumbs/{owner_id}/"
+def user_prefixes(owner_id: str) -> tuple[str, str, str]:
+    """Every object key of a user starts with one of these (uploads/: resumable uploads' segments)."""
+    return f"originals/{owner_id}/", f"thumbs/{owner_id}/", f"uploads/{owner_id}/"
 
 
 def image_keys(document: ImageDocument) -> list[str]:

@@ -1,0 +1,88 @@
+"""The consumer runner outlives a broker that goes away: failed commits never end the poll loop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError
+
+from pixtract.common.config import KafkaSettings
+from pixtract.common.kafka import ConsumedEvent, EventConsumer, event_headers
+from pixtract.events.topics import IMAGES_UPLOADED
+from pixtract.events.v1 import images_pb2
+
+TP = TopicPartition("images.uploaded", 0)
+
+
+def _record(offset: int) -> ConsumerRecord[bytes, bytes]:
+    message = images_pb2.ImageUploaded(image_id=f"img-{offset}")
+    value = message.SerializeToString()
+    return ConsumerRecord(
+        topic=TP.topic,
+        partition=TP.partition,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=value,
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=len(value),
+        headers=event_headers(message),
+    )
+
+
+class BrokerGoneConsumer:
+    """An aiokafka consumer whose broker vanished after the first batch was fetched."""
+
+    def __init__(self) -> None:
+        self.batches = [{TP: [_record(0), _record(1)]}, {TP: [_record(2)]}]
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.failing = 1
+
+    async def getmany(self, timeout_ms: int = 0, max_records: int | None = None) -> dict[Any, Any]:
+        await asyncio.sleep(0)
+        return self.batches.pop(0) if self.batches else {}
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if self.failing:
+            self.failing -= 1
+            raise NodeNotReadyError("broker gone")
+        self.commits.append(offsets)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {TP}
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return 3
+
+    async def position(self, tp: TopicPartition) -> int:
+        raise KafkaConnectionError("broker gone")
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        raise AssertionError("nothing should be rewound: every handler succeeded")
+
+
+async def test_the_poll_loop_survives_failed_commits_and_commits_again_later() -> None:
+    handled: list[str] = []
+
+    async def handler(event: ConsumedEvent[images_pb2.ImageUploaded]) -> None:
+        handled.append(event.message.image_id)
+
+    consumer = EventConsumer(KafkaSettings(bootstrap_servers="unused:9092"), group_id="g", publisher=None)  # type: ignore[arg-type]
+    consumer.on(IMAGES_UPLOADED, handler)
+    fake = BrokerGoneConsumer()
+    consumer._consumer = fake
+    task = asyncio.create_task(consumer._run())
+    for _ in range(200):
+        if fake.commits:
+            break
+        await asyncio.sleep(0.01)
+    assert not task.done(), task
+    assert handled == ["img-0", "img-1", "img-2"]
+    # The first commit failed (broker gone); the next one covers everything handled before it.
+    assert fake.commits == [{TP: 3}]
+    consumer._stopping.set()
+    await asyncio.wait_for(task, 5)
