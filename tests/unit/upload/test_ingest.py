@@ -14,11 +14,10 @@ from PIL import Image
 
 from pixtract.events.v1 import images_pb2
 from pixtract.upload.adapters.mongo import DuplicateImage
-from pixtract.upload.api.multipart import ReceivedFile
 from pixtract.upload.domain.formats import HEAD_BYTES
 from pixtract.upload.domain.inspection import CorruptImage, UnsupportedImage
 from pixtract.upload.domain.records import ImageDocument
-from pixtract.upload.ingest import FileRefused, ImageIngest
+from pixtract.upload.ingest import FileRefused, ImageIngest, ReceivedFile
 
 
 class FakeRecords:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from pixtract.common.errors import Problem
-from pixtract.upload.api.multipart import ReceivedFile, UploadLimits, part_filename, receive_files
+from pixtract.upload.api.multipart import UploadLimits, part_filename, receive_files
 from pixtract.upload.domain.formats import HEAD_BYTES
+from pixtract.upload.ingest import ReceivedFile
 
 BOUNDARY = "----pixtract-test-boundary"
 CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"

@@ -9,9 +9,10 @@ are removed again, so a refused or failed file never leaves anything behind.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import IO, Protocol
 
@@ -19,7 +20,7 @@ from pixtract.common.logging import get_logger
 from pixtract.events.topics import IMAGES_UPLOADED
 from pixtract.upload.adapters.mongo import DuplicateImage
 from pixtract.upload.domain.filenames import clean_filename
-from pixtract.upload.domain.formats import ACCEPTED_FORMATS, detect_file_type
+from pixtract.upload.domain.formats import ACCEPTED_FORMATS, HEAD_BYTES, detect_file_type
 from pixtract.upload.domain.inspection import (
     THUMBNAIL_MEDIA_TYPE,
     ImageRefused,
@@ -45,19 +46,30 @@ STORE_ATTEMPTS = 3
 log = get_logger(__name__)
 
 
-class ReceivedFile(Protocol):
-    """A file as received: spooled, measured and hashed while it streamed in."""
+@dataclass
+class ReceivedFile:
+    """A file as received: spooled, measured and hashed while it streams in (a multipart
+    part or the reassembled bytes of a resumable upload); close() deletes the spool."""
+
+    filename: str | None
+    spool: IO[bytes]
+    size: int = 0
+    head: bytes = b""
+    _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
 
     @property
-    def filename(self) -> str | None: ...
-    @property
-    def spool(self) -> IO[bytes]: ...
-    @property
-    def size(self) -> int: ...
-    @property
-    def head(self) -> bytes: ...
-    @property
-    def sha256(self) -> str: ...
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def write(self, data: bytes) -> None:
+        if len(self.head) < HEAD_BYTES:
+            self.head += data[: HEAD_BYTES - len(self.head)]
+        self._hash.update(data)
+        self.spool.write(data)
+        self.size += len(data)
+
+    def close(self) -> None:
+        self.spool.close()
 
 
 class IngestRecords(Protocol):

@@ -22,18 +22,16 @@ Storage, designed for several replicas and no local state between requests:
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import IO, Protocol
+from typing import Protocol
 
 from pixtract.common.logging import get_logger
 from pixtract.common.storage import ObjectDownload
 from pixtract.upload.adapters.uploads import SegmentDocument, UploadDocument, UploadState
-from pixtract.upload.domain.formats import HEAD_BYTES
 from pixtract.upload.domain.records import now_millis
 from pixtract.upload.domain.resumable import ChecksumSpec, SegmentCutter, metadata_filename
 from pixtract.upload.ingest import FileRefused, IngestedImage, ReceivedFile
@@ -133,28 +131,6 @@ class AppendResult:
     expires_at: datetime
     # Set by the PATCH that delivered the last byte (or finished a `received` upload).
     image: IngestedImage | None = None
-
-
-@dataclass
-class AssembledFile:
-    """The bytes of a finished upload, spooled and hashed: what ImageIngest takes."""
-
-    filename: str | None
-    spool: IO[bytes]
-    size: int = 0
-    head: bytes = b""
-    _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def write(self, data: bytes) -> None:
-        if len(self.head) < HEAD_BYTES:
-            self.head += data[: HEAD_BYTES - len(self.head)]
-        self._hash.update(data)
-        self.spool.write(data)
-        self.size += len(data)
 
 
 def upload_prefix(owner_id: str, upload_id: str) -> str:
@@ -393,7 +369,7 @@ class ResumableUploads:
         await self._uploads.extend_lease(upload_id, token, self._clock() + limits.lease)
         spool = tempfile.SpooledTemporaryFile(max_size=limits.spool_memory_bytes, dir=limits.spool_dir)  # noqa: SIM115
         try:
-            assembled = AssembledFile(filename=document.get("filename"), spool=spool)
+            assembled = ReceivedFile(filename=document.get("filename"), spool=spool)
             for segment in document["segments"]:
                 download = await self._objects.open_download(segment["key"])
                 if download is None:

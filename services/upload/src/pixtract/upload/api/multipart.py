@@ -8,47 +8,21 @@ it crosses the limit instead of after it was received.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from pixtract.common.errors import Problem
-from pixtract.upload.domain.formats import HEAD_BYTES
+from pixtract.upload.ingest import ReceivedFile
 
 if TYPE_CHECKING:
     from python_multipart.multipart import MultipartCallbacks
 
 FILES_FIELD = "files"
-
-
-@dataclass
-class ReceivedFile:
-    """One uploaded file, spooled; close() deletes the spool."""
-
-    filename: str | None
-    spool: tempfile.SpooledTemporaryFile[bytes]
-    size: int = 0
-    head: bytes = b""
-    _hash: hashlib._Hash = field(default_factory=hashlib.sha256, repr=False)
-
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def write(self, data: bytes) -> None:
-        if len(self.head) < HEAD_BYTES:
-            self.head += data[: HEAD_BYTES - len(self.head)]
-        self._hash.update(data)
-        self.spool.write(data)
-        self.size += len(data)
-
-    def close(self) -> None:
-        self.spool.close()
 
 
 @dataclass(frozen=True)
