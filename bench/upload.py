@@ -7,10 +7,10 @@ measured), or uses `PIXTRACT_BENCH_BASE_URL`.
 - Throughput: 1, 8 and 32 concurrent clients upload the same number of images, one image
   per request; then as many aioboto3 clients PUT the very same bytes straight into the
   same SeaweedFS. S3/ingress is the price of everything the service does per upload
-  (HTTP and multipart through the ingress, spooling, SHA-256, a full decode, two WebP
+  (HTTP and multipart through the ingress, spooling, SHA-256, decoding every pixel, two WebP
   thumbnails, Mongo and the outbox) on top of storing the bytes.
-  The images: half are 4000x3000 photo-like JPEGs (~2.5 MB, decoded at half scale as JPEG
-  draft mode allows), half 1000x1000 RGB-noise PNGs (~3 MB, full decode). Dedup works on
+  The images: half are 4000x3000 photo-like JPEGs (~2.5 MB), half 1000x1000 RGB-noise
+  PNGs (~3 MB). Dedup works on
   the bytes, so each upload gets a unique comment (a JPEG COM segment or a PNG tEXt chunk):
   every file is distinct bytes and a valid image, and no pixel work is shared.
   MB/s depends on whatever else the machine runs; the CPU seconds each process of the
@@ -18,9 +18,10 @@ measured), or uses `PIXTRACT_BENCH_BASE_URL`.
   and their ratio to SeaweedFS's own CPU for the raw PUTs is the overhead in work.
 - Memory: VmRSS of the upload service (and the ingress) sampled every 20 ms during one
   upload of 100 MB of random bytes (received and spooled whole, then refused: the
-  streaming path alone), of a ~100 MB BMP (5770x5770 RGB noise, 33 MP: decoding it means
-  holding every pixel) and of a ~100 MB JPEG (4930x4930 RGB noise at quality 100, 24 MP,
-  decoded at half scale).
+  streaming path alone), and of ~100 MB images of RGB noise: BMP (5770x5770, 33 MP, read in
+  strips), PNG (5770x5770, compression level 1, streamed through libvips), TIFF (5770x5770,
+  uncompressed, streamed) and JPEG (4930x4930 at quality 100, 24 MP, streamed). Holding
+  the decoded pixels of any of them would take 70-100 MiB.
   These need the local stack; against a base URL only the throughput is measured (with
   the raw S3 baseline if `PIXTRACT_BENCH_S3_ENDPOINT`, `..._S3_ACCESS_KEY_ID`,
   `..._S3_SECRET_ACCESS_KEY` and `..._S3_BUCKET` say where its storage is).
@@ -288,6 +289,16 @@ def big_bmp(path: Path, side: int = 5770) -> str:
     return f"BMP {side}x{side} RGB noise, {side * side / 1e6:.1f} MP"
 
 
+def big_png(path: Path, side: int = 5770) -> str:
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path, format="PNG", compress_level=1)
+    return f"PNG {side}x{side} RGB noise, {side * side / 1e6:.1f} MP"
+
+
+def big_tiff(path: Path, side: int = 5770) -> str:
+    Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(path, format="TIFF")
+    return f"TIFF {side}x{side} RGB noise, {side * side / 1e6:.1f} MP"
+
+
 def big_jpeg(path: Path, side: int = 4930) -> str:
     Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)).save(
         path, format="JPEG", quality=100, subsampling=0
@@ -306,6 +317,8 @@ def random_bytes(path: Path, size: int = 100 * MB) -> str:
 LARGE_FILES = (
     (random_bytes, "large.bin", "application/octet-stream", 415),
     (big_bmp, "large.bmp", "image/bmp", 201),
+    (big_png, "large.png", "image/png", 201),
+    (big_tiff, "large.tif", "image/tiff", 201),
     (big_jpeg, "large.jpg", "image/jpeg", 201),
 )
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import ExifTags, Image
 
 from pixtract.common.imaging import upright_size
-from pixtract.upload.domain import formats
+from pixtract.upload.domain import formats, inspection
 from pixtract.upload.domain.formats import HEAD_BYTES, detect_file_type
 from pixtract.upload.domain.inspection import (
     CorruptImage,
@@ -223,3 +223,69 @@ def test_high_bit_depth_images_keep_their_tones_in_thumbnails() -> None:
         inspected = _inspect(_encode(image, pillow_format))
         # A clipping conversion would give an all-white (16-bit) or all-black (float) thumbnail.
         assert 110 < _mean_grey(inspected.thumbnails[ThumbnailSize.SMALL].data) < 145
+
+
+@pytest.mark.parametrize("pillow_format", ["PNG", "WEBP", "TIFF", "JPEG"])
+def test_exif_is_read_from_every_streamed_format(pillow_format: str) -> None:
+    stored = Image.new("RGB", (400, 200), "white")
+    stored.paste((255, 0, 0), (0, 0, 200, 200))
+    inspected = _inspect(_encode(stored, pillow_format, exif=_iphone_exif(orientation=6)))
+    assert inspected.metadata.camera is not None
+    assert inspected.metadata.camera.model == "iPhone 15 Pro"
+    if pillow_format != "TIFF":  # Pillow's TIFF writer drops the GPS IFD
+        assert inspected.metadata.gps is not None
+    assert (inspected.width, inspected.height) == (200, 400)
+    large = inspected.thumbnails[ThumbnailSize.LARGE]
+    assert (large.width, large.height) == (200, 400)
+    red, green, _ = _pixel(large.data, (100, 20))
+    assert red > 200
+    assert green < 80
+
+
+def test_an_interlaced_png_cut_short_is_corrupt() -> None:
+    data = _encode(Image.effect_noise((400, 300), 60).convert("RGB"), "PNG", interlace=1)
+    assert _inspect(data).width == 400
+    with pytest.raises(CorruptImage, match="PNG image is truncated or corrupt"):
+        _inspect(data[: len(data) * 3 // 4])
+
+
+def test_a_cmyk_tiff_comes_out_in_colour() -> None:
+    inspected = _inspect(_encode(Image.new("CMYK", (300, 200), (0, 255, 255, 0)), "TIFF"))
+    red, green, blue = _pixel(inspected.thumbnails[ThumbnailSize.SMALL].data, (10, 10))
+    assert red > 180
+    assert green < 90
+    assert blue < 90
+
+
+def test_a_large_image_is_shrunk_while_streaming_and_stays_whole() -> None:
+    # 4000x3000 is decoded in strips: the thumbnail still covers the whole picture.
+    picture = Image.new("RGB", (4000, 3000), "black")
+    picture.paste((0, 0, 255), (0, 2800, 4000, 3000))  # a blue band along the bottom edge
+    inspected = _inspect(_encode(picture, "PNG", compress_level=1))
+    large = inspected.thumbnails[ThumbnailSize.LARGE]
+    assert (large.width, large.height) == (1280, 960)
+    assert _pixel(large.data, (640, 955))[2] > 200
+
+
+def _pixel(thumbnail_data: bytes, xy: tuple[int, int]) -> tuple[int, int, int]:
+    with Image.open(io.BytesIO(thumbnail_data)) as thumb:
+        red, green, blue = thumb.convert("RGB").getpixel(xy)  # type: ignore[misc]
+    return red, green, blue
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "1"])
+def test_a_bmp_read_in_strips_looks_like_the_whole_picture(mode: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inspection, "BMP_STRIP_BYTES", 64 * 1024)  # many strips, a ragged last one
+    picture = Image.new("RGB", (5300, 2701), "white")
+    picture.paste((200, 0, 0), (0, 0, 5300, 400))  # a band along the top
+    picture.paste((0, 0, 200), (0, 2301, 2650, 2701))  # a block in the bottom-left corner
+    picture = picture.convert(mode)
+    inspected = _inspect(_encode(picture, "BMP"))
+    assert (inspected.width, inspected.height) == (5300, 2701)
+    large = inspected.thumbnails[ThumbnailSize.LARGE]
+    assert (large.width, large.height) == (1280, 652)
+    expected = picture.convert("RGB").resize((1280, 652), Image.Resampling.BOX)
+    with Image.open(io.BytesIO(large.data)) as thumb:
+        got = thumb.convert("RGB")
+    difference = sum(abs(a - b) for a, b in zip(got.tobytes(), expected.tobytes(), strict=True)) / len(got.tobytes())
+    assert difference < 6

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
-from PIL import ExifTags, Image
+from PIL import ExifTags, Image, ImageFile
 from pillow_heif import register_heif_opener
 
 Image.MAX_IMAGE_PIXELS = None
@@ -108,18 +108,12 @@ class DecodedImage:
 
 
 @contextmanager
-def open_image(
-    source: bytes | IO[bytes],
-    *,
-    max_pixels: int,
-    draft_side: int | None = None,
-    formats: Sequence[str] | None = None,
-) -> Iterator[DecodedImage]:
-    """Check the header against `max_pixels`, then decode the first frame in full.
-
-    `formats` limits which of Pillow's readers may open the bytes (the detected type);
-    raises TooManyPixels or UnreadableImage, both ImageRejected.
-    """
+def open_header(
+    source: bytes | IO[bytes], *, max_pixels: int, formats: Sequence[str] | None = None
+) -> Iterator[ImageFile.ImageFile]:
+    """The image with its header read and its size checked against `max_pixels`; no pixel
+    is decoded yet. `formats` limits which of Pillow's readers may open the bytes (the
+    detected type); raises TooManyPixels or UnreadableImage, both ImageRejected."""
     stream = io.BytesIO(source) if isinstance(source, bytes) else source
     stream.seek(0)
     try:
@@ -130,6 +124,20 @@ def open_image(
         width, height = image.size
         if width * height > max_pixels:
             raise TooManyPixels(width, height, max_pixels)
+        yield image
+
+
+@contextmanager
+def open_image(
+    source: bytes | IO[bytes],
+    *,
+    max_pixels: int,
+    draft_side: int | None = None,
+    formats: Sequence[str] | None = None,
+) -> Iterator[DecodedImage]:
+    """`open_header`, then the first frame decoded in full."""
+    with open_header(source, max_pixels=max_pixels, formats=formats) as image:
+        width, height = image.size  # before a draft shrinks it
         try:
             if draft_side is not None:
                 image.draft("RGB", (draft_side, draft_side))
