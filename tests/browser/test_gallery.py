@@ -10,13 +10,16 @@ import base64
 import io
 import json
 import re
+import time
 import uuid
 from pathlib import Path
 
+import httpx
 from PIL import Image
 from playwright.sync_api import FilePayload, Locator, Page, Route, ViewportSize, expect
 
 from tests.e2e.client import photo_jpeg, text_png
+from tests.e2e.test_tagging import chelsea_jpeg
 
 READY_TIMEOUT_MS = 180_000
 PHONE: ViewportSize = {"width": 390, "height": 844}
@@ -433,3 +436,50 @@ def test_categories_and_a_rich_image_page_with_stand_in_answers(page: Page, arti
     expect(page.locator(".location")).to_contain_text("Marseille, France")
     expect(page.get_by_role("link", name="receipts")).to_be_visible()
     shot(page, artifacts, "42-image-page-labels-receipt-place")
+
+
+def test_the_timeline_loads_more_on_scroll_and_suggestions_come_while_typing(
+    page: Page, artifacts: Path, gallery_url: str
+) -> None:
+    sign_up(page)
+    token = _session(page)["access_token"]
+    # More images than one timeline page (60), sent straight to the API; one is a cat.
+    with httpx.Client(base_url=gallery_url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api:
+        for start in range(0, 64, 16):
+            files = [("files", (f"band-{n}.jpg", photo_jpeg(100 + n), "image/jpeg")) for n in range(start, start + 16)]
+            assert api.post("/api/v1/images", files=files).status_code == 201
+        cat = api.post("/api/v1/images", files=[("files", ("chelsea.jpg", chelsea_jpeg(), "image/jpeg"))])
+        assert cat.status_code == 201, cat.text
+        cat_id = cat.json()["images"][0]["id"]
+
+    page.reload()
+    tiles = page.locator(".timeline a.tile")
+    expect(tiles).to_have_count(60)
+    tiles.last.scroll_into_view_if_needed()
+    expect(tiles).to_have_count(65)  # the next page arrived without a click
+    expect(page.get_by_role("button", name="Load more")).to_have_count(0)
+    shot(page, artifacts, "40-timeline-scrolled", full_page=False)
+
+    wait_ready(gallery_url, token, cat_id)  # tagged: its labels are in the index
+    box = page.get_by_role("combobox", name="Search your images")
+    box.click()
+    page.keyboard.type("tab", delay=80)  # a person typing, not a paste
+    suggestion = page.get_by_role("option", name=re.compile("tabby", re.IGNORECASE))
+    expect(suggestion).to_be_visible()
+    expect(box).to_have_attribute("aria-expanded", "true")
+    shot(page, artifacts, "41-suggestions", full_page=False)
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Search results")).to_be_visible()
+    expect(box).to_have_value(re.compile("tabby", re.IGNORECASE))
+    expect(page.locator(f'a[data-image-id="{cat_id}"]')).to_be_visible()
+
+
+def wait_ready(base_url: str, token: str, image_id: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_MS / 1000
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
+        while time.monotonic() < deadline:
+            if api.get(f"/api/v1/images/{image_id}").json()["state"] == "ready":
+                return
+            time.sleep(0.25)
+    raise AssertionError(f"{image_id} was not ready in time")

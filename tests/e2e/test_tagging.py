@@ -23,7 +23,7 @@ def client(stack: Any) -> Iterator[PixtractClient]:
     c.close()
 
 
-def _cat_jpeg(size: tuple[int, int] | None = None) -> bytes:
+def chelsea_jpeg(size: tuple[int, int] | None = None) -> bytes:
     image = Image.fromarray(skimage.data.chelsea())
     if size is not None:
         image = image.resize(size)
@@ -34,7 +34,7 @@ def _cat_jpeg(size: tuple[int, int] | None = None) -> bytes:
 
 def test_a_cat_is_found_under_animals_and_by_searching_cat(client: PixtractClient) -> None:
     client.sign_up()
-    uploaded = client.upload(("chelsea.jpg", _cat_jpeg(), "image/jpeg"))
+    uploaded = client.upload(("chelsea.jpg", chelsea_jpeg(), "image/jpeg"))
     assert uploaded.status_code == 201, uploaded.text
     image_id = uploaded.json()["images"][0]["id"]
 
@@ -54,7 +54,7 @@ def test_a_cat_is_found_under_animals_and_by_searching_cat(client: PixtractClien
     assert image_id in client.search_ids("cat")
     assert image_id in client.search_ids("animal")
 
-    copy = client.upload(("chelsea-large.jpg", _cat_jpeg((902, 600)), "image/jpeg"))
+    copy = client.upload(("chelsea-large.jpg", chelsea_jpeg((902, 600)), "image/jpeg"))
     copy_id = copy.json()["images"][0]["id"]
     assert copy_id != image_id, "a different file, not an exact duplicate"
     assert client.wait_ready(copy_id)["duplicates_of"] == [image_id]

@@ -73,6 +73,13 @@ def of_kind(docs: list[Manifest], kind: str) -> list[Manifest]:
     return [d for d in docs if d["kind"] == kind]
 
 
+def service_deployments(docs: list[Manifest]) -> list[Manifest]:
+    """The Deployments of the Python services (not the web gallery's nginx)."""
+    return [
+        d for d in of_kind(docs, "Deployment") if d["metadata"]["labels"]["app.kubernetes.io/component"] in SERVICES
+    ]
+
+
 def named(docs: list[Manifest], kind: str, name: str) -> Manifest:
     found = [d for d in of_kind(docs, kind) if d["metadata"]["name"] == name]
     assert len(found) == 1, f"expected one {kind} {name}, found {len(found)}"

@@ -21,6 +21,7 @@ from tests.unit.chart.rendering import (
     of_kind,
     pod_spec,
     pod_specs,
+    service_deployments,
 )
 
 CASES = sorted(MATRIX)
@@ -76,7 +77,7 @@ def test_every_container_runs_locked_down(case: str) -> None:
 
 @pytest.mark.parametrize("case", CASES)
 def test_every_service_has_all_three_probes_on_its_health_endpoints(case: str) -> None:
-    for deployment in of_kind(manifests(case), "Deployment"):
+    for deployment in service_deployments(manifests(case)):
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["ports"] == [
             {"name": "http", "containerPort": container["ports"][0]["containerPort"], "protocol": "TCP"}
@@ -126,7 +127,8 @@ def test_every_deployment_has_a_pdb_a_network_policy_a_service_and_one_scaler(ca
 def test_credentials_only_come_from_secrets(case: str) -> None:
     docs = manifests(case)
     assert of_kind(docs, "Secret") == [], "the chart never creates Secrets: operators bring their own"
-    assert of_kind(docs, "ConfigMap") == []
+    # The only ConfigMap is the gallery's nginx snippet (generated from routes.yaml).
+    assert [c["metadata"]["name"] for c in of_kind(docs, "ConfigMap")] == ["pixtract-web"]
     for workload, pod in pod_specs(docs):
         for container in pod["containers"]:
             for name, entry in env_of(container).items():
@@ -200,6 +202,8 @@ def test_only_the_callers_of_a_service_may_reach_it() -> None:
         next(p for p in of_kind(docs, "NetworkPolicy") if p["metadata"]["name"] == "pixtract-ocr")["spec"]["ingress"]
         == []
     )
+    # The gallery is static files: it talks to nobody.
+    assert named(docs, "NetworkPolicy", "pixtract-web")["spec"]["egress"] == []
     assert callers == {
         # JWKS and API-key introspection.
         "auth": {"auth", "upload", "tagging", "search"},
@@ -208,12 +212,13 @@ def test_only_the_callers_of_a_service_may_reach_it() -> None:
         "tagging": set(),
         "ocr": set(),
         "search": set(),
+        "web": set(),
     }
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_kafka_producers_are_idempotent_and_uvicorn_trusts_only_the_proxy(case: str) -> None:
-    for deployment in of_kind(manifests(case), "Deployment"):
+    for deployment in service_deployments(manifests(case)):
         name = deployment["metadata"]["name"].removeprefix("pixtract-")
         env = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
         assert env[f"PIXTRACT_{name.upper()}_KAFKA__ENABLE_IDEMPOTENCE"]["value"] == "true"
@@ -226,7 +231,7 @@ def test_kafka_producers_are_idempotent_and_uvicorn_trusts_only_the_proxy(case: 
 def test_each_service_gets_only_the_backends_it_uses() -> None:
     docs = manifests("minimal")
     uses = {}
-    for deployment in of_kind(docs, "Deployment"):
+    for deployment in service_deployments(docs):
         name = deployment["metadata"]["name"].removeprefix("pixtract-")
         env = env_of(deployment["spec"]["template"]["spec"]["containers"][0])
         prefix = f"PIXTRACT_{name.upper()}_"

@@ -89,17 +89,19 @@ def test_the_newest_two_versions_are_recent() -> None:
 
 def test_the_smallest_install_renders_each_service_whole() -> None:
     docs = manifests("minimal")
+    # The five services and the web gallery (static files: a fixed replica count, no HPA).
     assert _kinds(docs) == {
-        "ServiceAccount": 5,
-        "Deployment": 5,
-        "Service": 5,
-        "PodDisruptionBudget": 5,
-        "NetworkPolicy": 5,
+        "ServiceAccount": 6,
+        "Deployment": 6,
+        "Service": 6,
+        "PodDisruptionBudget": 6,
+        "NetworkPolicy": 6,
         "HorizontalPodAutoscaler": 5,
+        "ConfigMap": 1,
         "Job": 1,
         "CronJob": 1,
     }
-    for name in SERVICES:
+    for name in (*SERVICES, "web"):
         deployment = named(docs, "Deployment", f"pixtract-{name}")
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         assert container["image"] == f"ghcr.io/pixtract/{name}:0.1.0"
@@ -118,10 +120,19 @@ def test_every_optional_feature_renders() -> None:
 
 def test_disabled_services_leave_no_resources_and_need_no_backend() -> None:
     docs = manifests("partial")
-    assert {d["metadata"]["name"] for d in of_kind(docs, "Deployment")} == {"pixtract-auth", "pixtract-upload"}
+    deployments = {d["metadata"]["name"] for d in of_kind(docs, "Deployment")}
+    assert deployments == {"pixtract-auth", "pixtract-upload", "pixtract-web"}
     ingress = of_kind(docs, "Ingress")[0]
     backends = {p["backend"]["service"]["name"] for p in ingress["spec"]["rules"][0]["http"]["paths"]}
-    assert backends == {"pixtract-auth", "pixtract-upload"}
+    assert backends == {"pixtract-auth", "pixtract-upload", "pixtract-web"}
+
+
+def test_the_gallery_can_be_left_out() -> None:
+    values = load_values("partial") | {"web": {"enabled": False, "replicas": 2}}
+    docs = parse_manifests(render_values(values))
+    assert not [d for d in docs if d["metadata"]["name"] == "pixtract-web"]
+    paths = of_kind(docs, "Ingress")[0]["spec"]["rules"][0]["http"]["paths"]
+    assert "/" not in {p["path"] for p in paths}
 
 
 def _render_error(values: dict[str, Any]) -> str:

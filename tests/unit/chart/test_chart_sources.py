@@ -4,6 +4,7 @@ is proto/topics.yaml (the generated registry's source)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,7 +36,11 @@ def _ingress_paths(ingress: Manifest) -> list[dict[str, Any]]:
     return paths
 
 
-def _ingress_target(ingress: Manifest, path: str) -> str | None:
+GALLERY = "the gallery"
+NOT_FOUND = "404"
+
+
+def _ingress_backend(ingress: Manifest, path: str) -> str | None:
     """The service a Kubernetes Ingress sends `path` to: longest match, Exact before Prefix."""
     best: tuple[int, int, str] | None = None
     for entry in _ingress_paths(ingress):
@@ -53,22 +58,43 @@ def _ingress_target(ingress: Manifest, path: str) -> str | None:
     return best[2].removeprefix("pixtract-") if best else None
 
 
-def _caddy_target(config: dict[str, Any], path: str) -> str | None:
-    """The service Caddy proxies `path` to, or None for its own answers (404, the gallery)."""
+def _nginx_answers_404(config_map: Manifest, path: str) -> bool:
+    """Whether the gallery's generated nginx snippet answers `path` with its 404."""
+    for line in config_map["data"]["not-found.conf"].splitlines():
+        words = line.split()
+        if words[:2] == ["location", "="] and path == words[2]:
+            return True
+        if words[:2] == ["location", "^~"] and path.startswith(words[2]):
+            return True
+    return False
+
+
+def _ingress_answer(docs: list[Manifest], path: str) -> str:
+    """What the cluster answers for `path`: a service's name, the gallery, or a 404."""
+    backend = _ingress_backend(of_kind(docs, "Ingress")[0], path)
+    if backend is None:
+        return NOT_FOUND  # the controller's own 404
+    if backend != "web":
+        return backend
+    return NOT_FOUND if _nginx_answers_404(named(docs, "ConfigMap", "pixtract-web"), path) else GALLERY
+
+
+def _caddy_answer(config: dict[str, Any], path: str) -> str:
+    """What the local Caddy answers for `path`: a service's name, the gallery, or a 404."""
     by_dial = {dial: name for name, dial in UPSTREAMS.items()}
     for route in config["apps"]["http"]["servers"]["pixtract"]["routes"]:
         matchers = route.get("match")
         if matchers is None:
-            return None
-        patterns = matchers[0].get("path")
-        if patterns is None:
-            return None  # the gallery's file matcher: no service
+            return NOT_FOUND  # the last route: nothing else took it
+        if "file" in matchers[0]:
+            return GALLERY  # try_files falls back to index.html: it takes every path
+        patterns = matchers[0]["path"]
         if any(path.startswith(p[:-1]) if p.endswith("*") else path == p for p in patterns):
             handler = route["handle"][0]
             if handler["handler"] == "reverse_proxy":
                 return by_dial[handler["upstreams"][0]["dial"]]
-            return None
-    return None
+            return NOT_FOUND if handler.get("status_code") == 404 else handler["handler"]
+    return NOT_FOUND
 
 
 def _probe_paths() -> list[str]:
@@ -80,15 +106,13 @@ def _probe_paths() -> list[str]:
 
 
 @pytest.mark.parametrize("case", INGRESS_CASES)
-def test_ingress_and_caddy_send_every_path_to_the_same_service(case: str) -> None:
-    ingress = of_kind(manifests(case), "Ingress")[0]
-    caddy = caddy_config(load_routes(ROUTES_FILE), listen="127.0.0.1:8080", upstreams=UPSTREAMS, web_dist=None)
-    disagreements = {
-        path: (ingress_to, caddy_to)
-        for path in _probe_paths()
-        if (ingress_to := _ingress_target(ingress, path)) != (caddy_to := _caddy_target(caddy, path))
-    }
-    assert disagreements == {}
+def test_ingress_and_caddy_answer_every_path_alike(case: str, tmp_path: Path) -> None:
+    docs = manifests(case)
+    caddy = caddy_config(load_routes(ROUTES_FILE), listen="127.0.0.1:8080", upstreams=UPSTREAMS, web_dist=tmp_path)
+    answers = {path: (_ingress_answer(docs, path), _caddy_answer(caddy, path)) for path in _probe_paths()}
+    assert {path: pair for path, pair in answers.items() if pair[0] != pair[1]} == {}
+    # The probes cover all three kinds of answer.
+    assert {GALLERY, NOT_FOUND, "upload"} <= {ingress for ingress, _ in answers.values()}
 
 
 def test_ingress_paths_are_exactly_the_routes_file() -> None:
@@ -102,15 +126,16 @@ def test_ingress_paths_are_exactly_the_routes_file() -> None:
         (r.path, "Exact" if r.match is Match.EXACT else "Prefix", f"pixtract-{r.service}", {"name": "http"})
         for r in table.routes
     ]
-    assert rendered == expected
+    # Then the gallery takes the rest.
+    assert rendered == [*expected, ("/", "Prefix", "pixtract-web", {"name": "http"})]
 
 
 def test_blocked_paths_reach_no_service_through_the_ingress() -> None:
     table = load_routes(ROUTES_FILE)
-    ingress = of_kind(manifests("production"), "Ingress")[0]
+    docs = manifests("production")
     for rule in table.blocked:
         for path in PathRule(rule.path, rule.match).caddy_paths():
-            assert _ingress_target(ingress, path.rstrip("*") or "/") is None, path
+            assert _ingress_answer(docs, path.rstrip("*") or "/") == NOT_FOUND, path
 
 
 def test_the_ingress_class_tls_and_host_come_from_values() -> None:

@@ -27,7 +27,10 @@ def _config() -> dict[str, Any]:
 
 def test_every_service_image_is_built_from_its_dockerfile_at_the_repository_root() -> None:
     artifacts = {a["image"]: a for a in _config()["build"]["artifacts"]}
-    assert set(artifacts) == {f"pixtract/{name}" for name in SERVICES}
+    assert set(artifacts) == {f"pixtract/{name}" for name in (*SERVICES, "web")}
+    # The gallery is built from its own folder (npm ci + vite build inside the image).
+    assert artifacts["pixtract/web"]["context"] == "services/web"
+    assert (REPO_ROOT / "services" / "web" / artifacts["pixtract/web"]["docker"]["dockerfile"]).is_file()
     for name in SERVICES:
         artifact = artifacts[f"pixtract/{name}"]
         assert artifact["context"] == "."
@@ -47,6 +50,7 @@ def test_the_chart_is_deployed_with_the_images_skaffold_built() -> None:
         assert templates[f"services.{name}.image.repository"] == f"{{{{.IMAGE_REPO_{key}}}}}"
         assert templates[f"services.{name}.image.tag"].startswith(f"{{{{.IMAGE_TAG_{key}}}}}")
     assert templates["topics.image.repository"] == "{{.IMAGE_REPO_pixtract_search}}"
+    assert templates["web.image.repository"] == "{{.IMAGE_REPO_pixtract_web}}"
 
 
 def test_the_set_value_keys_are_chart_values_that_reach_the_pods() -> None:
@@ -55,7 +59,10 @@ def test_the_set_value_keys_are_chart_values_that_reach_the_pods() -> None:
     for name in SERVICES:
         values["services"].setdefault(name, {})["image"] = {"repository": f"kind.local/{name}", "tag": "abc123"}
     values["topics"]["image"] = {"repository": "kind.local/search", "tag": "abc123"}
+    values["web"] = {"enabled": True, "replicas": 1, "image": {"repository": "kind.local/web", "tag": "abc123"}}
     docs = parse_manifests(render_values(values))
+    web = named(docs, "Deployment", "pixtract-web")["spec"]["template"]["spec"]["containers"][0]
+    assert web["image"] == "kind.local/web:abc123"
     for name in SERVICES:
         container = named(docs, "Deployment", f"pixtract-{name}")["spec"]["template"]["spec"]["containers"][0]
         assert container["image"] == f"kind.local/{name}:abc123"
