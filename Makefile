@@ -17,7 +17,7 @@ WEB_DEPS := $(WEB)/node_modules/.installed
 WEB_SOURCES := $(shell find $(WEB)/src $(WEB)/public -type f 2>/dev/null) $(WEB)/index.html $(WEB)/vite.config.ts $(wildcard $(WEB)/tsconfig*.json)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: help install up down status test test-unit test-contract test-integration test-e2e lint format proto proto-check constraints helm-test bench models clean web test-web lint-web test-browser chromium
+.PHONY: help install up down status test test-unit test-contract test-integration test-e2e lint format proto proto-check constraints helm-test bench soak models clean web test-web lint-web test-browser chromium
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | column -t -s $$'\t'
@@ -105,8 +105,11 @@ models: install  ## rebuild the tagging models (EfficientNet-Lite0 ONNX + sha256
 	$(PY) services/tagging/models/generate_hierarchy.py
 	$(PY) services/tagging/models/export_model.py
 
-bench: install  ## run the benchmarks and print their figures
-	$(PY) -m bench
+bench: install  ## run every benchmark (upload, tagging, ocr, search, ingest); figures also in bench/results/latest.md
+	$(PY) -m bench $(BENCH_ARGS)
+
+soak: install  ## 15 minutes of mixed traffic on a fresh stack, memory of every process sampled (make test runs 2 minutes of it)
+	PIXTRACT_SOAK_SECONDS=$${PIXTRACT_SOAK_SECONDS:-900} $(PY) -m pytest tests/e2e/test_soak.py -s $(PYTEST_ARGS)
 
 clean:  ## remove the virtualenv and local data
 	rm -rf $(VENV) .data .mypy_cache .ruff_cache .pytest_cache test-artifacts $(WEB)/node_modules $(WEB)/dist

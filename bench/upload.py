@@ -49,7 +49,7 @@ import httpx
 from botocore.config import Config as BotoConfig
 from PIL import Image
 
-from bench.ingest import sign_in
+from bench.system import cpu_used, sign_in
 from pixtract.localstack import Stack, StackConfig
 from pixtract.localstack.process import rss_kib
 
@@ -57,32 +57,8 @@ CONCURRENCY = (1, 8, 32)
 MB = 1_000_000
 MIB = 1024 * 1024
 RSS_INTERVAL_S = 0.02
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Where CPU goes on the way through the ingress; the raw PUTs only use "s3".
 PATH_COMPONENTS = ("ingress", "upload", "s3", "mongo", "kafka")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/<pid>/stat), 0 once it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-@contextmanager
-def cpu_used(pids: Mapping[str, int]) -> Iterator[dict[str, float]]:
-    """CPU seconds each process spent inside the block (filled in when it ends).
-
-    Unlike MB/s, this does not change when other programs compete for the same cores.
-    """
-    before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-    used: dict[str, float] = {}
-    try:
-        yield used
-    finally:
-        used.update({name: cpu_seconds(pid) - before[name] for name, pid in pids.items()})
 
 
 # ----- images -------------------------------------------------------------------------------
@@ -363,10 +339,10 @@ def _s3_from_env(environ: Mapping[str, str]) -> S3Target | None:
     return S3Target(endpoint, key, secret, bucket, environ.get("PIXTRACT_BENCH_S3_REGION", "us-east-1"))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.upload", description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=int(os.environ.get("PIXTRACT_BENCH_UPLOAD_COUNT", "32")))
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     base_url = os.environ.get("PIXTRACT_BENCH_BASE_URL")
     if base_url:
         with httpx.Client(base_url=base_url, timeout=60) as http:

@@ -21,6 +21,7 @@ class PixtractClient:
         self.refresh_token: str | None = None
         self.email = ""
         self.password = ""
+        self.user_id = ""
 
     def close(self) -> None:
         self.http.close()
@@ -36,6 +37,7 @@ class PixtractClient:
         registered = self.http.post("/api/v1/auth/register", json={"email": email, "password": password, "name": "E2E"})
         assert registered.status_code == 201, registered.text
         self.email, self.password = email, password
+        self.user_id = str(registered.json()["id"])
         self.log_in()
         return dict(registered.json())
 

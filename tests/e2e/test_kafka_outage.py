@@ -18,9 +18,9 @@ from pathlib import Path
 import pymongo
 import pytest
 
-from pixtract.localstack import Stack, StackConfig
-from pixtract.localstack.config import KafkaStorage
+from pixtract.localstack import Stack
 from tests.e2e.client import PixtractClient, photo_jpeg
+from tests.e2e.stacks import stack_of_its_own
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
@@ -31,22 +31,8 @@ REEMIT_AFTER_S = 30
 
 @pytest.fixture(scope="module")
 def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    config = StackConfig.for_tests(Path(tmp_path_factory.mktemp("kafka-outage")))
-    config.kafka_storage = KafkaStorage.S3
-    config.service_extra_env = {
-        "upload": {
-            "PIXTRACT_UPLOAD_REEMIT_AFTER_SECONDS": str(REEMIT_AFTER_S),
-            "PIXTRACT_UPLOAD_RECONCILE_INTERVAL_SECONDS": "5",
-        }
-    }
-    stack = Stack(config)
-    try:
-        stack.start_infra()
-        stack.start_services()
-        stack.start_ingress()
+    with stack_of_its_own(Path(tmp_path_factory.mktemp("kafka-outage")), reemit_after_s=REEMIT_AFTER_S) as stack:
         yield stack
-    finally:
-        stack.stop()
 
 
 def test_uploads_during_a_kafka_outage_all_end_ready_exactly_once(own_stack: Stack) -> None:

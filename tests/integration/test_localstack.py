@@ -487,6 +487,38 @@ def test_services_start_stop_and_restart(tmp_path: Path, fake_services: Path) ->
     assert stack.components() == []
 
 
+def test_a_second_replica_runs_beside_the_first_on_its_own_port_and_log(tmp_path: Path, fake_services: Path) -> None:
+    config = StackConfig.for_tests(tmp_path / "data", services=("tagging",))
+    config.service_extra_env = {"tagging": {"PYTHONPATH": str(fake_services)}}
+    stack = Stack(config)
+    try:
+        stack.start_services()
+        stack.start_service("tagging", replica=2)
+        first, second = stack.service_url("tagging"), stack.service_url("tagging", replica=2)
+        assert first == stack.endpoints.services["tagging"] != second
+        assert httpx.get(second + "/readyz").text == "tagging"
+        # Same settings (so the same consumer groups), another port.
+        env = stack.service_env("tagging", replica=2)
+        assert env["PIXTRACT_TAGGING_PORT"] == second.rsplit(":", 1)[1]
+        assert {k: v for k, v in env.items() if k != "PIXTRACT_TAGGING_PORT"} == {
+            k: v for k, v in stack.service_env("tagging").items() if k != "PIXTRACT_TAGGING_PORT"
+        }
+        assert "tagging serving" in (tmp_path / "data" / "logs" / "tagging-2.log").read_text()
+        assert [(c.name, c.url) for c in stack.components() if c.name.startswith("tagging")] == [
+            ("tagging", first),
+            ("tagging-2", second),
+        ]
+        with pytest.raises(StackError, match="tagging-2 already runs"):
+            stack.start_service("tagging", replica=2)
+        assert stack.stop_service("tagging", replica=2) == -signal.SIGTERM
+        assert httpx.get(first + "/readyz").status_code == 200
+        stack.start_service("tagging", replica=2)
+        assert stack.service_url("tagging", replica=2) == second
+    finally:
+        stack.stop()
+    assert stack.components() == []
+
+
 def test_a_service_that_dies_while_starting_fails_with_its_log(tmp_path: Path, fake_services: Path) -> None:
     config = StackConfig.for_tests(tmp_path, services=("search",))
     config.service_extra_env = {"search": {"PYTHONPATH": str(fake_services), "PIXTRACT_SEARCH_FAIL": "1"}}

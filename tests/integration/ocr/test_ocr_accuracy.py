@@ -40,15 +40,7 @@ class Reading:
 @pytest.fixture(scope="module")
 def readings() -> list[Reading]:
     settings = EngineSettings()
-    engine = RapidOcrEngine(
-        RapidOptions(
-            det_limit_type=settings.det_limit_type,
-            det_limit_side_len=settings.det_limit_side_len,
-            text_score=settings.text_score,
-            use_cls=settings.use_cls,
-            threads=2,
-        )
-    )
+    engine = RapidOcrEngine(RapidOptions.of(settings, threads=2))
     preprocessing = Preprocessing(upscale_below=settings.upscale_below, deskew=settings.deskew)
     return [
         Reading(s, extract_text(engine, s.image, max_pixels=100_000_000, max_side=2400, preprocessing=preprocessing))

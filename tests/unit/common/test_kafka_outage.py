@@ -86,3 +86,41 @@ async def test_the_poll_loop_survives_failed_commits_and_commits_again_later() -
     assert fake.commits == [{TP: 3}]
     consumer._stopping.set()
     await asyncio.wait_for(task, 5)
+
+
+class AssignedConsumer:
+    """Only what the lag metric reads: the assignment, high-water marks and positions."""
+
+    def __init__(self, assigned: set[TopicPartition]) -> None:
+        self.assigned = assigned
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
+
+    def highwater(self, tp: TopicPartition) -> int:
+        return 10
+
+    async def position(self, tp: TopicPartition) -> int:
+        return 7
+
+
+def test_lag_is_reported_only_for_partitions_still_assigned() -> None:
+    from pixtract.common.metrics import CONSUMER_LAG
+
+    consumer = EventConsumer(KafkaSettings(), group_id="lag-test", publisher=None)  # type: ignore[arg-type]
+    first, second = TopicPartition("images.uploaded", 0), TopicPartition("images.uploaded", 1)
+
+    def reported() -> dict[str, float]:
+        return {
+            sample.labels["partition"]: sample.value
+            for metric in CONSUMER_LAG.collect()
+            for sample in metric.samples
+            if sample.labels["group"] == "lag-test"
+        }
+
+    fake: Any = AssignedConsumer({first, second})
+    asyncio.run(consumer._record_lag(fake))
+    assert reported() == {"0": 3, "1": 3}
+    fake.assigned = {second}  # a rebalance gave partition 0 to another replica
+    asyncio.run(consumer._record_lag(fake))
+    assert reported() == {"1": 3}

@@ -139,6 +139,13 @@ def test_a_cursor_continues_after_its_sort_values() -> None:
     assert body["search_after"] == [3.5, 1700000000000, "img-9"]
 
 
+def test_facets_are_counted_with_the_first_page_only() -> None:
+    first = build_search(OWNER, "dog", SearchFilters(), limit=20).body()
+    assert set(first["aggs"]) >= {"categories", "labels", "places", "document_types"}
+    cursor = encode_cursor([3.5, 1700000000000, "img-9"], sort="relevance")
+    assert "aggs" not in build_search(OWNER, "dog", SearchFilters(), limit=20, cursor=cursor).body()
+
+
 def test_a_cursor_from_another_kind_of_search_is_refused() -> None:
     browse_cursor = encode_cursor([1700000000000, "img-9"], sort="newest")
     with pytest.raises(InvalidCursor):

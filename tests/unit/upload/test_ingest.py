@@ -7,6 +7,7 @@ import io
 import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import IO
 
 import pytest
@@ -26,6 +27,8 @@ class FakeRecords:
         self.fail_insert: Exception | None = None
         # Simulates a concurrent request storing the same bytes between our check and our insert.
         self.hidden_until_insert: ImageDocument | None = None
+        # Placeholders: image id -> the keys claimed before the objects were written.
+        self.claimed: dict[str, list[str]] = {}
 
     async def find_live_by_sha256(self, owner_id: str, sha256: str) -> ImageDocument | None:
         return self.live.get((owner_id, sha256))
@@ -39,7 +42,15 @@ class FakeRecords:
         key = (document["owner_id"], document["sha256"])
         if key in self.live:
             raise DuplicateImage(document["sha256"])
+        assert self.claimed.pop(document["_id"]), "the keys were claimed before the objects were written"
         self.live[key] = document
+
+    async def claim_keys(self, owner_id: str, image_id: str, keys: list[str], *, grace: timedelta) -> None:
+        assert grace.total_seconds() > 0
+        self.claimed[image_id] = keys
+
+    async def release_keys(self, image_id: str) -> None:
+        self.claimed.pop(image_id)
 
 
 class FakeObjects:
@@ -47,19 +58,30 @@ class FakeObjects:
 
     def __init__(self) -> None:
         self.objects: dict[str, tuple[bytes, str]] = {}
+        # S3 going away after this many puts: later puts and every delete fail.
+        self.down_after_puts: int | None = None
+
+    def _check_up(self) -> None:
+        if self.down_after_puts is not None and len(self.objects) >= self.down_after_puts:
+            raise ConnectionError("S3 went away")
 
     async def put_file(self, key: str, source: IO[bytes], *, size: int, content_type: str) -> None:
+        self._check_up()
         source.seek(0)
         data = source.read()
         assert len(data) == size
         self.objects[key] = (data, content_type)
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
+        self._check_up()
         self.objects[key] = (data, content_type)
 
-    async def delete_keys_quietly(self, keys: Iterable[str]) -> None:
+    async def delete_keys_quietly(self, keys: Iterable[str]) -> bool:
+        if self.down_after_puts is not None:
+            return False
         for key in keys:
             self.objects.pop(key, None)
+        return True
 
 
 def _received(data: bytes, filename: str) -> ReceivedFile:
@@ -152,6 +174,30 @@ async def test_a_failed_record_write_removes_the_objects_already_written(
     with pytest.raises(ConnectionError):
         await _ingest(records, objects, executor, woken).ingest("u1", [_received(_png(), "a.png")])
     assert objects.objects == {}
+
+
+async def test_objects_that_cannot_be_removed_stay_claimed_for_the_purge(
+    parts: tuple[FakeRecords, FakeObjects, list[int]], executor: ThreadPoolExecutor
+) -> None:
+    records, objects, woken = parts
+    objects.down_after_puts = 2  # the original and one thumbnail are stored, then S3 is gone
+    with pytest.raises(ConnectionError):
+        await _ingest(records, objects, executor, woken).ingest("u1", [_received(_png(), "a.png")])
+    [(image_id, keys)] = records.claimed.items()
+    assert keys[0] == f"originals/u1/{image_id}"
+    assert len(keys) == 3
+    assert set(objects.objects) < set(keys)  # what was written is among what was claimed
+    assert records.live == {}
+
+
+async def test_a_failed_store_that_could_clean_up_leaves_no_claim(
+    parts: tuple[FakeRecords, FakeObjects, list[int]], executor: ThreadPoolExecutor
+) -> None:
+    records, objects, woken = parts
+    records.fail_insert = ConnectionError("mongo went away")
+    with pytest.raises(ConnectionError):
+        await _ingest(records, objects, executor, woken).ingest("u1", [_received(_png(), "a.png")])
+    assert (objects.objects, records.claimed) == ({}, {})
 
 
 async def test_known_bytes_come_back_as_the_existing_image_without_decoding(

@@ -148,6 +148,31 @@ def _reserve_pair(held: ExitStack) -> int:
     raise StackError("found no free port pair for SeaweedFS")
 
 
+def free_port() -> int:
+    """A port free right now (for a service replica, which has no field in Ports)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def instance_name(service: str, replica: int = 1) -> str:
+    """The component name of one copy of a service: the service itself, then `<service>-2`, ..."""
+    if replica < 1:
+        raise StackError(f"replica numbers start at 1, not {replica}")
+    return service if replica == 1 else f"{service}-{replica}"
+
+
+def service_instance(component: str) -> tuple[str, int] | None:
+    """The service and replica number a component is (None for the backing servers and the ingress)."""
+    if component in SERVICES:
+        return component, 1
+    service, _, number = component.rpartition("-")
+    if service in SERVICES and number.isdigit() and int(number) >= 2:
+        return service, int(number)
+    return None
+
+
 def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         # Without SO_REUSEADDR a port in TIME_WAIT also looks taken; the servers set it.

@@ -25,7 +25,10 @@ from pixtract.localstack.config import (
     Ports,
     StackConfig,
     StackError,
+    free_port,
+    instance_name,
     iter_busy_ports,
+    service_instance,
 )
 from pixtract.localstack.ingress import caddy_config, load_routes
 from pixtract.localstack.lock import RunLock
@@ -148,6 +151,8 @@ class Stack:
         self._procs: dict[str, ManagedProcess] = {}
         # What services present to each other's /internal/ endpoints: a new one every run.
         self._internal_token = secrets.token_urlsafe(32)
+        # Ports of the extra replicas (`tagging-2`, ...), chosen free when first started.
+        self._replica_ports: dict[str, int] = {}
 
     def __enter__(self) -> Stack:
         return self
@@ -183,13 +188,25 @@ class Stack:
         e = self.endpoints
         return InfraEndpoints(**{f.name: getattr(e, f.name) for f in fields(InfraEndpoints)})
 
-    def _service_port(self, name: str) -> int:
+    def _service_port(self, name: str, replica: int = 1) -> int:
         if name not in SERVICES:
             raise StackError(f"unknown service {name!r}; known: {', '.join(SERVICES)}")
-        port: int = getattr(self.config.ports, name)
-        return port
+        if replica == 1:
+            port: int = getattr(self.config.ports, name)
+            return port
+        instance = instance_name(name, replica)
+        if instance not in self._replica_ports:
+            self._replica_ports[instance] = free_port()
+        return self._replica_ports[instance]
+
+    def service_url(self, name: str, replica: int = 1) -> str:
+        """Where one replica of a service answers (its own /metrics, /readyz, ...)."""
+        return self._url(self._service_port(name, replica))
 
     def _component_url(self, name: str) -> str:
+        instance = service_instance(name)
+        if instance is not None:
+            return self.service_url(*instance)
         e = self.endpoints
         urls = {
             "s3": e.s3_endpoint,
@@ -197,13 +214,16 @@ class Stack:
             "mongo": e.mongo_url,
             "opensearch": e.opensearch_url,
             INGRESS: e.ingress_url,
-            **e.services,
         }
         return urls[name]
 
-    def service_env(self, name: str) -> dict[str, str]:
-        """The PIXTRACT_<SVC>_* settings a service gets, merged over the launcher's environment."""
-        port = self._service_port(name)
+    def service_env(self, name: str, replica: int = 1) -> dict[str, str]:
+        """The PIXTRACT_<SVC>_* settings a service gets, merged over the launcher's environment.
+
+        Every replica gets the same settings but its own port, so replicas of a worker share
+        its consumer groups and Kafka spreads the partitions over them.
+        """
+        port = self._service_port(name, replica)
         e, c, p = self.endpoints, self.config, self.config.ports
         prefix = f"PIXTRACT_{name.upper()}_"
         auth = self._url(p.auth)
@@ -514,36 +534,49 @@ class Stack:
             self._wait_service(proc, t0)
         self.timings["services"] = time.monotonic() - t0
 
-    def start_service(self, name: str) -> None:
-        """Start one service (again, after stop_service) and wait until it is ready."""
+    def start_service(self, name: str, *, replica: int = 1) -> None:
+        """Start one service (again, after stop_service) and wait until it is ready.
+
+        `replica` 2, 3, ... starts another copy beside the first, named `<name>-<replica>`,
+        on a free port of its own with its own log (logs/<name>-<replica>.log). It joins the
+        same consumer groups, so Kafka splits the topics' partitions between the copies; the
+        ingress keeps sending HTTP to the first.
+        """
         t0 = time.monotonic()
         self.acquire_lock()
-        self._check_startable([name])
-        self._wait_service(self._spawn_service(name), t0)
+        self._check_startable([name], replica)
+        self._wait_service(self._spawn_service(name, replica), t0)
 
-    def _check_startable(self, names: list[str]) -> None:
+    def _check_startable(self, names: list[str], replica: int = 1) -> None:
         for name in names:
-            self._service_port(name)
-            proc = self._procs.get(name)
+            port = self._service_port(name, replica)
+            instance = instance_name(name, replica)
+            proc = self._procs.get(instance)
             if proc is not None and proc.running:
-                raise StackError(f"{name} already runs (pid {proc.pid})")
-        self._preflight(names)
+                raise StackError(f"{instance} already runs (pid {proc.pid})")
+            if replica > 1 and list(iter_busy_ports({instance: port})):
+                raise StackError(f"port {port} of {instance} is already in use")
+        if replica == 1:
+            self._preflight(names)
 
-    def _spawn_service(self, name: str) -> ManagedProcess:
+    def _spawn_service(self, name: str, replica: int = 1) -> ManagedProcess:
         if name == "auth":
             self._auth_key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        env = {**_base_env(), "PYTHONUNBUFFERED": "1", **self.service_env(name)}
-        return self._spawn(name, [sys.executable, "-m", f"pixtract.{name}"], env)
+        env = {**_base_env(), "PYTHONUNBUFFERED": "1", **self.service_env(name, replica)}
+        return self._spawn(instance_name(name, replica), [sys.executable, "-m", f"pixtract.{name}"], env)
 
     def _wait_service(self, proc: ManagedProcess, started: float) -> None:
-        url = self._url(self._service_port(proc.name)) + "/readyz"
+        url = self._component_url(proc.name) + "/readyz"
         self._wait(proc, lambda: self._probe_http(url, 200), self.config.service_ready_timeout_s, started)
 
-    def stop_service(self, name: str, sig: signal.Signals = signal.SIGTERM, timeout: float | None = None) -> int | None:
-        """Stop one service (SIGKILL after `timeout` s). Returns its exit code."""
-        proc = self._procs.get(name)
+    def stop_service(
+        self, name: str, sig: signal.Signals = signal.SIGTERM, timeout: float | None = None, *, replica: int = 1
+    ) -> int | None:
+        """Stop one service, or one of its replicas (SIGKILL after `timeout` s). Returns its exit code."""
+        instance = instance_name(name, replica)
+        proc = self._procs.get(instance)
         if proc is None:
-            raise StackError(f"{name} was not started by this stack")
+            raise StackError(f"{instance} was not started by this stack")
         return proc.stop(sig, self.config.stop_timeout_s if timeout is None else timeout)
 
     # ----- inspection ---------------------------------------------------------------------
@@ -596,7 +629,7 @@ class Stack:
         # to S3, so S3 goes last.
         tiers = [
             [INGRESS],
-            [n for n in names if n in SERVICES][::-1],
+            [n for n in names if service_instance(n) is not None][::-1],
             ["kafka"],
             ["opensearch", "mongo"],
             ["s3"],

@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from pixtract.common.dependencies import unavailable_dependency
 from pixtract.common.logging import get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -43,6 +44,10 @@ class Problem(Exception):
         self.slug = slug or self.title.lower().replace(" ", "-")
         self.headers = headers
         self.errors = errors
+
+
+# Seconds a client is asked to wait when a backing service is down.
+DEPENDENCY_RETRY_AFTER_S = 5
 
 
 def problem_response(
@@ -93,5 +98,14 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if dependency := unavailable_dependency(exc):
+            # Writes fail before they are acknowledged: the client may simply try again.
+            log.warning("dependency unavailable", path=request.url.path, dependency=dependency, error=repr(exc))
+            return problem_response(
+                503,
+                f"{dependency} is unavailable right now; nothing was changed. Try again shortly.",
+                slug="dependency-unavailable",
+                headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)},
+            )
         log.exception("unhandled error", path=request.url.path)
         return problem_response(500, "An unexpected error occurred; it has been logged.")

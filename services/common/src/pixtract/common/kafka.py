@@ -26,6 +26,7 @@ from google.protobuf.message import DecodeError, Message
 from opentelemetry.trace import SpanKind
 
 from pixtract.common.config import KafkaSettings
+from pixtract.common.dependencies import unavailable_dependency
 from pixtract.common.logging import get_logger
 from pixtract.common.metrics import (
     CONSUMER_LAG,
@@ -51,7 +52,8 @@ class PermanentError(Exception):
 
 
 class TransientError(Exception):
-    """A dependency is down: retry the same event with backoff until it works, never dead-letter."""
+    """A dependency is down: retry the same event with backoff until it works, never dead-letter.
+    (The client libraries' own connection errors count too: `unavailable_dependency`.)"""
 
 
 def kafka_security(settings: KafkaSettings) -> dict[str, Any]:
@@ -119,9 +121,10 @@ class EventPublisher:
         EVENTS_PUBLISHED.labels(topic_name).inc()
 
     async def ping(self) -> None:
-        """Readiness: the cluster answers a metadata request."""
-        await self._producer.client.force_metadata_update()
-        if not self._producer.client.cluster.brokers():
+        """Readiness: a broker answers a metadata request now (aiokafka's cached metadata,
+        and `force_metadata_update`, which reports failure as False, would hide an outage)."""
+        cluster = await self._producer.client.fetch_all_metadata()
+        if not cluster.brokers():
             raise KafkaError("no brokers known")
 
 
@@ -158,6 +161,7 @@ class EventConsumer:
         self._routes: dict[str, _Route] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._lag_reported: set[TopicPartition] = set()
         self._stopping = asyncio.Event()
 
     def on(self, topic: Topic[M], handler: Callable[[ConsumedEvent[M]], Awaitable[None]]) -> None:
@@ -211,6 +215,7 @@ class EventConsumer:
                 await self._sleep_unless_stopping(1.0)
                 continue
             if not batches:
+                await self._record_lag(consumer)  # idle: caught up, or partitions moved away
                 continue
             # Partitions are independent: handle them concurrently, each one in order.
             results = await asyncio.gather(*(self._handle_partition(tp, records) for tp, records in batches.items()))
@@ -266,16 +271,19 @@ class EventConsumer:
                 except PermanentError as exc:
                     await self._dead_letter(record, exc, attempts=attempt + 1)
                     return True
-                except TransientError as exc:
-                    if self._stopping.is_set():
-                        return False
-                    delay = self._backoff(attempt)
-                    log.warning("dependency unavailable; will retry", topic=record.topic, error=str(exc), delay=delay)
-                    EVENTS_CONSUMED.labels(record.topic, self._group_id, "retried").inc()
-                    await self._sleep_unless_stopping(delay)
-                    attempt += 1
-                    continue
                 except Exception as exc:
+                    if isinstance(exc, TransientError) or unavailable_dependency(exc):
+                        # A dependency is down, not the event: retry for as long as it takes.
+                        if self._stopping.is_set():
+                            return False
+                        delay = self._backoff(attempt)
+                        log.warning(
+                            "dependency unavailable; will retry", topic=record.topic, error=str(exc), delay=delay
+                        )
+                        EVENTS_CONSUMED.labels(record.topic, self._group_id, "retried").inc()
+                        await self._sleep_unless_stopping(delay)
+                        attempt += 1
+                        continue
                     attempt += 1
                     if attempt > self._settings.max_retries:
                         await self._dead_letter(record, exc, attempts=attempt)
@@ -344,7 +352,12 @@ class EventConsumer:
             log.warning("commit failed; events may be redelivered", group=self._group_id, error=repr(exc))
 
     async def _record_lag(self, consumer: AIOKafkaConsumer) -> None:
-        for tp in consumer.assignment():
+        assigned = consumer.assignment()
+        # Partitions a rebalance gave to another replica: their lag is that replica's to report.
+        for tp in self._lag_reported - assigned:
+            CONSUMER_LAG.remove(tp.topic, str(tp.partition), self._group_id)
+        self._lag_reported = set(assigned)
+        for tp in assigned:
             highwater = consumer.highwater(tp)
             if highwater is None:
                 continue

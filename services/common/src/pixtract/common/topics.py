@@ -1,4 +1,6 @@
-"""`python -m pixtract.common.topics create`: create Pixtract's Kafka topics on a cluster.
+"""`python -m pixtract.common.topics create|dlq`: create Pixtract's Kafka topics; inspect and re-drive DLQs.
+
+`dlq list|show|redrive` works on the `.dlq` twins (see pixtract.common.dlq).
 
 The Helm chart's topics Job runs this before every install and upgrade; it passes each
 topic of `proto/topics.yaml` (and its `.dlq` twin) as `NAME:PARTITIONS:RETENTION_HOURS`.
@@ -7,7 +9,8 @@ kept as they are: a topic with fewer partitions than asked is reported, never al
 (growing partitions moves keys to other partitions, an operator's decision).
 
 Connection settings come from `PIXTRACT_TOPICS_KAFKA__*`, the same fields every service reads
-(`BOOTSTRAP_SERVERS`, `SECURITY_PROTOCOL`, `SASL_MECHANISM`, `SASL_USERNAME`, `SASL_PASSWORD`, ...).
+(`BOOTSTRAP_SERVERS`, `SECURITY_PROTOCOL`, `SASL_MECHANISM`, `SASL_USERNAME`, `SASL_PASSWORD`, ...);
+`--env-prefix PIXTRACT_SEARCH_` reads a service's own instead (inside its pod).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from pixtract.common import dlq
 from pixtract.common.config import KafkaSettings
 from pixtract.common.kafka import kafka_security
 from pixtract.events.topics import TOPICS
@@ -38,8 +42,11 @@ class TopicsError(Exception):
     """The topics could not be created; the message says why."""
 
 
+ENV_PREFIX = "PIXTRACT_TOPICS_"
+
+
 class TopicsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PIXTRACT_TOPICS_", env_nested_delimiter="__", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="ignore")
 
     kafka: KafkaSettings = KafkaSettings()
 
@@ -169,6 +176,11 @@ def _config_pair(text: str) -> tuple[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pixtract.common.topics", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--env-prefix",
+        default=ENV_PREFIX,
+        help=f"read the Kafka settings from <PREFIX>KAFKA__* (default {ENV_PREFIX}; e.g. PIXTRACT_SEARCH_)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     create = commands.add_parser("create", help="create missing topics; existing ones are kept")
     create.add_argument(
@@ -188,10 +200,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="a topic config for every new topic, e.g. min.insync.replicas=2 (repeatable)",
     )
     create.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for the cluster (default 120)")
+    dlq.add_commands(commands)
     args = parser.parse_args(argv)
 
+    settings = TopicsSettings(_env_prefix=args.env_prefix).kafka  # type: ignore[call-arg]
+    if args.command == "dlq":
+        return dlq.run(args, settings)
     specs: list[TopicSpec] = args.topics or registry_specs()
-    settings = TopicsSettings().kafka
     try:
         report = asyncio.run(
             create_topics(

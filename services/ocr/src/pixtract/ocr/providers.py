@@ -21,14 +21,7 @@ async def text_reader(settings: Settings) -> AsyncIterator[TextReader]:
         async with textract_reader(settings) as reader:
             yield reader
         return
-    engine = settings.engine
-    options = RapidOptions(
-        det_limit_type=engine.det_limit_type,
-        det_limit_side_len=engine.det_limit_side_len,
-        text_score=engine.text_score,
-        use_cls=engine.use_cls,
-        threads=engine.threads,
-    )
+    options = RapidOptions.of(settings.engine)
     pool = EnginePool(lambda: RapidOcrEngine(options), workers=settings.workers, queue_size=settings.queue_size)
     try:
         # Loading the models takes about a second an engine: done before joining the consumer group.
@@ -37,7 +30,7 @@ async def text_reader(settings: Settings) -> AsyncIterator[TextReader]:
             pool,
             max_pixels=settings.max_pixels,
             max_side=settings.max_side,
-            preprocessing=Preprocessing(upscale_below=engine.upscale_below, deskew=engine.deskew),
+            preprocessing=Preprocessing(upscale_below=settings.engine.upscale_below, deskew=settings.engine.deskew),
         )
     finally:
         pool.shutdown()

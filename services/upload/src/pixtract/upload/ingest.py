@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 from typing import IO, Protocol
 
@@ -42,6 +43,9 @@ from pixtract.upload.domain.records import (
 
 # A duplicate insert whose twin was deleted before we could read it: try storing again.
 STORE_ATTEMPTS = 3
+# How long the placeholder of a store protects its objects from the purge: far longer than
+# storing one image can take, so only a store that died leaves objects for the purge.
+STORE_GRACE = timedelta(hours=1)
 
 log = get_logger(__name__)
 
@@ -74,8 +78,15 @@ class ReceivedFile:
 
 class IngestRecords(Protocol):
     async def find_live_by_sha256(self, owner_id: str, sha256: str) -> ImageDocument | None: ...
+    async def claim_keys(self, owner_id: str, image_id: str, keys: list[str], *, grace: timedelta) -> None:
+        """A placeholder naming the keys about to be written, purged after `grace` unless replaced."""
+
     async def insert(self, document: ImageDocument) -> None:
-        """Raises DuplicateImage when the owner already has a live image with this sha256."""
+        """Replaces the placeholder; raises DuplicateImage when the owner already has a live
+        image with this sha256."""
+
+    async def release_keys(self, image_id: str) -> None:
+        """Drops the placeholder of a store whose objects were removed again (quiet)."""
 
 
 class IngestObjects(Protocol):
@@ -83,7 +94,8 @@ class IngestObjects(Protocol):
     def bucket(self) -> str: ...
     async def put_file(self, key: str, source: IO[bytes], *, size: int, content_type: str) -> None: ...
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None: ...
-    async def delete_keys_quietly(self, keys: Iterable[str]) -> None: ...
+    async def delete_keys_quietly(self, keys: Iterable[str]) -> bool:
+        """True when the objects are gone; never raises."""
 
 
 class FileRefused(Exception):
@@ -168,17 +180,17 @@ class ImageIngest:
         image_id = new_image_id()
         file_type = inspected.file_type
         key = original_key(owner_id, image_id)
-        written: list[str] = []
+        thumb_keys = {size: thumbnail_key(owner_id, image_id, size) for size in inspected.thumbnails}
+        # Claimed before the first byte goes to S3: whatever happens next (S3 or Mongo down,
+        # the process killed), the purge knows these keys and removes what is left of them.
+        await self._images.claim_keys(owner_id, image_id, [key, *thumb_keys.values()], grace=STORE_GRACE)
         try:
-            written.append(key)
             await self._media.put_file(key, received.spool, size=received.size, content_type=file_type.media_type)
             thumbnails: dict[str, ThumbnailDocument] = {}
             for size, thumbnail in inspected.thumbnails.items():
-                thumb_key = thumbnail_key(owner_id, image_id, size)
-                written.append(thumb_key)
-                await self._media.put_bytes(thumb_key, thumbnail.data, content_type=THUMBNAIL_MEDIA_TYPE)
+                await self._media.put_bytes(thumb_keys[size], thumbnail.data, content_type=THUMBNAIL_MEDIA_TYPE)
                 thumbnails[size.value] = {
-                    "key": thumb_key,
+                    "key": thumb_keys[size],
                     "etag": thumbnail.etag,
                     "width": thumbnail.width,
                     "height": thumbnail.height,
@@ -200,8 +212,9 @@ class ImageIngest:
             ]
             await self._images.insert(document)
         except BaseException:
-            # Keys are listed before each put: a put that failed half-way is removed as well.
-            await self._media.delete_keys_quietly(written)
+            # Removed now if S3 answers (and the placeholder with them); else by the purge.
+            if await self._media.delete_keys_quietly([key, *thumb_keys.values()]):
+                await self._images.release_keys(image_id)
             raise
         log.info("image stored", image_id=image_id, size=received.size, content_type=file_type.media_type)
         return document

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -12,6 +12,9 @@ from rapidocr import RapidOCR
 from rapidocr.utils.output import RapidOCROutput
 
 from pixtract.ocr.domain.text import OcrLine
+
+if TYPE_CHECKING:
+    from pixtract.ocr.config import EngineSettings
 
 # Bumped whenever post-processing (rows, types, fields) changes what a result says, so
 # `reprocess` can tell old results from current ones even when the models did not change.
@@ -31,6 +34,17 @@ class RapidOptions:
     use_cls: bool = True
     # onnxruntime threads inside one engine; workers x threads should not exceed the cores.
     threads: int = 1
+
+    @classmethod
+    def of(cls, settings: EngineSettings, *, threads: int | None = None) -> RapidOptions:
+        """The options the service's settings choose (`threads` overrides theirs)."""
+        return cls(
+            det_limit_type=settings.det_limit_type,
+            det_limit_side_len=settings.det_limit_side_len,
+            text_score=settings.text_score,
+            use_cls=settings.use_cls,
+            threads=settings.threads if threads is None else threads,
+        )
 
     def params(self) -> dict[str, Any]:
         return {

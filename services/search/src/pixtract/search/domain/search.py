@@ -242,8 +242,11 @@ def build_search(
         "sort": sort_clauses,
         "track_total_hits": True,
         "_source": list(HIT_SOURCE),
-        "aggs": facet_aggregations(),
     }
+    if cursor is None:
+        # Facets describe the whole result, not a page: counted once, with the first page.
+        # (Over a large library they cost more than the page itself.)
+        options["aggs"] = facet_aggregations()
     if text.strip():
         options["highlight"] = HIGHLIGHT
         if order is not SortOrder.RELEVANCE:
@@ -274,6 +277,8 @@ def build_suggest(owner_id: str, prefix: str, *, size: int) -> OwnerScopedSearch
     terms: dict[str, Any] = {"size": size}
     if prefix := " ".join(prefix.split()):
         # At the start of the value or of any later word: "ret" suggests "golden retriever".
+        # (Every image of the owner is counted: narrowing by a prefix query on the stemmed
+        # text fields would miss "runni" in "running shoe", whose stem is "run".)
         terms["include"] = f"(.*[ \\-])?{case_insensitive_pattern(prefix)}.*"
     aggs = {name: {"terms": {**terms, "field": path}} for name, path in SUGGESTION_FIELDS.items()}
     return OwnerScopedSearch(owner_id, {"match_all": {}}, (), {"size": 0, "aggs": aggs})

@@ -9,17 +9,25 @@ never overwrite a newer state.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from pixtract.common.logging import get_logger
 from pixtract.upload.domain.cursor import PageCursor
 from pixtract.upload.domain.outbox import OutboxEntry
 from pixtract.upload.domain.pipeline import Failure, ImageState, IndexedPart, Stage, StageStatus
-from pixtract.upload.domain.records import ImageDocument, computed_pipeline_status, stored_pipeline_status
+from pixtract.upload.domain.records import (
+    ImageDocument,
+    computed_pipeline_status,
+    now_millis,
+    stored_pipeline_status,
+)
+
+log = get_logger(__name__)
 
 MongoDocument = dict[str, Any]
 
@@ -32,6 +40,11 @@ EXPORT_PROJECTION = {"outbox": False, "thumbnails": False, "text.lines": False}
 
 class DuplicateImage(Exception):
     """This owner already has a live image with these bytes (unique index on owner + sha256)."""
+
+
+class PlaceholderGone(Exception):
+    """The placeholder of a store was purged before the store finished (it took longer than
+    its grace): the store has failed and its objects may be gone."""
 
 
 class MongoImageRepository:
@@ -60,10 +73,43 @@ class MongoImageRepository:
     # ----- upload and reads -------------------------------------------------------------
 
     async def insert(self, document: ImageDocument) -> None:
+        """The image's record (with its outbox) in place of its placeholder (`claim_keys`)."""
         try:
-            await self._images.insert_one(cast(MongoDocument, document))
+            replaced = await self._images.replace_one(
+                {"_id": document["_id"], "deleted": True, "purge_after": {"$exists": True}},
+                cast(MongoDocument, document),
+            )
         except DuplicateKeyError as exc:
             raise DuplicateImage(document["sha256"]) from exc
+        if replaced.matched_count != 1:
+            raise PlaceholderGone(document["_id"])
+
+    async def claim_keys(self, owner_id: str, image_id: str, keys: list[str], *, grace: timedelta) -> None:
+        """Before any object of a new image is written: a placeholder naming its keys, a
+        deleted record with no events that the purge removes (objects first) once `grace`
+        has passed. Storing the image replaces it (`insert`); a store that died half-way
+        (a killed process, S3 down during the clean-up) leaves it, and nothing stays behind."""
+        original, *thumbnails = keys
+        await self._images.insert_one(
+            {
+                "_id": image_id,
+                "owner_id": owner_id,
+                "deleted": True,
+                "deleted_at": now_millis(),
+                "purge_after": now_millis() + grace,
+                "original": {"key": original},
+                "thumbnails": {str(n): {"key": key} for n, key in enumerate(thumbnails)},
+                "outbox": [],
+            }
+        )
+
+    async def release_keys(self, image_id: str) -> None:
+        """The placeholder of a store whose objects were removed again (quiet: the purge
+        removes it later otherwise)."""
+        try:
+            await self._images.delete_one({"_id": image_id, "deleted": True, "purge_after": {"$exists": True}})
+        except PyMongoError:
+            log.warning("placeholder of a failed upload left for the purge", image_id=image_id, exc_info=True)
 
     async def find_live_by_sha256(self, owner_id: str, sha256: str) -> ImageDocument | None:
         found = await self._images.find_one(
@@ -207,14 +253,27 @@ class MongoImageRepository:
         await self._images.update_one({"_id": image_id}, {"$pull": {"outbox": {"event_id": event_id}}})
 
     async def purgeable(self, limit: int) -> list[ImageDocument]:
-        """Deleted records whose ImageDeleted was published: only their objects and the record remain."""
+        """Deleted records whose ImageDeleted was published, and placeholders of stores that
+        never finished (`claim_keys`) once their grace is over: only objects and record remain."""
         found = self._images.find(
-            {"deleted": True, "outbox.0": {"$exists": False}}, {"owner_id": True, "original": True, "thumbnails": True}
+            {
+                "deleted": True,
+                "outbox.0": {"$exists": False},
+                "$or": [{"purge_after": {"$exists": False}}, {"purge_after": {"$lt": now_millis()}}],
+            },
+            {"owner_id": True, "original": True, "thumbnails": True},
         ).limit(limit)
         return [cast(ImageDocument, document) async for document in found]
 
     async def purge(self, image_id: str) -> None:
-        await self._images.delete_one({"_id": image_id, "deleted": True, "outbox.0": {"$exists": False}})
+        await self._images.delete_one(
+            {
+                "_id": image_id,
+                "deleted": True,
+                "outbox.0": {"$exists": False},
+                "$or": [{"purge_after": {"$exists": False}}, {"purge_after": {"$lt": now_millis()}}],
+            }
+        )
 
     # ----- reconciler -------------------------------------------------------------------
 

@@ -48,15 +48,18 @@ class MediaStore:
     async def delete_keys(self, keys: Iterable[str]) -> None:
         await self._objects.delete_keys(list(keys))
 
-    async def delete_keys_quietly(self, keys: Iterable[str]) -> None:
-        """Best-effort clean-up after a failed store: failing to clean up must not hide the first error."""
+    async def delete_keys_quietly(self, keys: Iterable[str]) -> bool:
+        """Best-effort clean-up after a failed store: failing to clean up must not hide the
+        first error. True when the objects are gone."""
         wanted = list(keys)
         if not wanted:
-            return
+            return True
         try:
             await self.delete_keys(wanted)
         except (BotoCoreError, ClientError, OSError):
             log.warning("could not remove objects of a failed upload", keys=wanted, exc_info=True)
+            return False
+        return True
 
     async def delete_prefix_quietly(self, prefix: str) -> None:
         """Best-effort removal of everything under `prefix` (a resumable upload's segments)."""

@@ -1,0 +1,38 @@
+"""Telling "a backing service is down" apart from every other failure.
+
+One classification for the whole system: an HTTP handler that meets it answers 503 with
+Retry-After (the same request will work later; nothing was half stored, since writes fail
+before they are acknowledged), and a Kafka consumer retries the event with backoff for as
+long as it takes, never dead-lettering it (the event is fine; the world is not).
+"""
+
+from __future__ import annotations
+
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
+from botocore.exceptions import BotoCoreError, ClientError
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import TransportError
+from pymongo.errors import ConnectionFailure
+
+# HTTP statuses of S3 and OpenSearch that mean "overloaded or down, try again".
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+_KAFKA_DOWN = (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError)
+
+
+def unavailable_dependency(exc: BaseException) -> str | None:
+    """The backing service `exc` says cannot be reached or is overloaded, or None when `exc`
+    is about the request itself (or a bug)."""
+    if isinstance(exc, ConnectionFailure):  # also timeouts and failed server selection
+        return "MongoDB"
+    if isinstance(exc, ClientError):
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return "S3" if status in RETRYABLE_STATUSES else None
+    if isinstance(exc, BotoCoreError):  # connection refused or closed, timeouts
+        return "S3"
+    if isinstance(exc, OpenSearchConnectionError):
+        return "OpenSearch"
+    if isinstance(exc, TransportError):
+        return "OpenSearch" if exc.status_code in RETRYABLE_STATUSES else None
+    if isinstance(exc, _KAFKA_DOWN):
+        return "Kafka"
+    return None

@@ -1,0 +1,64 @@
+"""A backing service that is down is told apart from every other failure: 503 over HTTP,
+retried (never dead-lettered) by consumers."""
+
+from __future__ import annotations
+
+import pytest
+from aiokafka.errors import KafkaConnectionError
+from botocore.exceptions import ClientError, EndpointConnectionError
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
+from opensearchpy.exceptions import NotFoundError, TransportError
+from pymongo.errors import DuplicateKeyError, ServerSelectionTimeoutError
+
+from pixtract.common.dependencies import unavailable_dependency
+from pixtract.common.errors import install_problem_handlers
+
+
+def _s3_error(status: int) -> ClientError:
+    return ClientError({"Error": {"Code": str(status)}, "ResponseMetadata": {"HTTPStatusCode": status}}, "PutObject")
+
+
+@pytest.mark.parametrize(
+    ("exc", "dependency"),
+    [
+        (ServerSelectionTimeoutError("no servers"), "MongoDB"),
+        (EndpointConnectionError(endpoint_url="http://s3"), "S3"),
+        (_s3_error(503), "S3"),
+        (OpenSearchConnectionError("N/A", "refused", None), "OpenSearch"),
+        (TransportError(429, "too many requests"), "OpenSearch"),
+        (KafkaConnectionError("refused"), "Kafka"),
+    ],
+)
+def test_an_unreachable_dependency_is_named(exc: Exception, dependency: str) -> None:
+    assert unavailable_dependency(exc) == dependency
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [DuplicateKeyError("dup"), _s3_error(403), _s3_error(404), NotFoundError(404, "index_not_found"), ValueError("x")],
+)
+def test_failures_of_the_request_itself_are_not_outages(exc: Exception) -> None:
+    assert unavailable_dependency(exc) is None
+
+
+def test_an_outage_answers_503_problem_with_retry_after_and_a_bug_500() -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/down")
+    async def down() -> None:
+        raise ServerSelectionTimeoutError("no servers")
+
+    @app.get("/bug")
+    async def bug() -> None:
+        raise ValueError("a bug")
+
+    client = TestClient(app, raise_server_exceptions=False)
+    response = client.get("/down")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["detail"].startswith("MongoDB is unavailable right now")
+    assert client.get("/bug").status_code == 500
