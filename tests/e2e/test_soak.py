@@ -52,10 +52,31 @@ WORDS = ("harbour", "lantern", "meadow", "copper", "violet", "saffron", "glacier
 
 
 @dataclass
+class Session:
+    """A user's tokens; access tokens last 15 minutes, so a long soak renews them as the
+    gallery does: on a 401, with the refresh token, once."""
+
+    access_token: str
+    refresh_token: str
+
+    async def request(self, http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        response = await http.request(method, url, headers=self._auth(), **kwargs)
+        if response.status_code == 401:
+            renewed = await http.post("/api/v1/auth/refresh", json={"refresh_token": self.refresh_token})
+            assert renewed.status_code == 200, renewed.text
+            self.access_token, self.refresh_token = renewed.json()["access_token"], renewed.json()["refresh_token"]
+            response = await http.request(method, url, headers=self._auth(), **kwargs)
+        return response
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+@dataclass
 class Traffic:
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
-    kept: dict[str, str] = field(default_factory=dict)  # image id -> owner token
+    kept: dict[str, Session] = field(default_factory=dict)  # image id -> its owner
     uploads: int = 0
     deletes: int = 0
 
@@ -65,12 +86,15 @@ class Traffic:
             self.server_errors.append(f"{what}: {response.status_code} {response.text[:200]}")
 
 
-async def _user(base_url: str, token: str, seed: int, traffic: Traffic, stop_at: float) -> None:
+async def _user(base_url: str, session: Session, seed: int, traffic: Traffic, stop_at: float) -> None:
     rng = random.Random(seed)
-    auth = {"Authorization": f"Bearer {token}"}
     mine: list[str] = []
     sent: list[tuple[str, bytes]] = []
-    async with httpx.AsyncClient(base_url=base_url, headers=auth, timeout=120.0) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=120.0) as http:
+
+        async def call(method: str, url: str, **kwargs: Any) -> httpx.Response:
+            return await session.request(http, method, url, **kwargs)
+
         step = 0
         while time.monotonic() < stop_at:
             step += 1
@@ -84,7 +108,7 @@ async def _user(base_url: str, token: str, seed: int, traffic: Traffic, stop_at:
                 else:
                     name, data = f"photo-{seed}-{step}.jpg", photo_jpeg(seed * 100_000 + step)
                 files = [("files", (name, data, "application/octet-stream"))]
-                response = await http.post("/api/v1/images", files=files)
+                response = await call("POST", "/api/v1/images", files=files)
                 traffic.saw("upload", response)
                 if response.status_code == 201:
                     traffic.uploads += 1
@@ -92,19 +116,19 @@ async def _user(base_url: str, token: str, seed: int, traffic: Traffic, stop_at:
                     image_id = response.json()["images"][0]["id"]
                     if image_id not in mine:
                         mine.append(image_id)
-                        traffic.kept[image_id] = token
-            traffic.saw("list", await http.get("/api/v1/images", params={"limit": 30}))
-            traffic.saw("search", await http.get("/api/v1/search", params={"q": rng.choice(WORDS)}))
-            traffic.saw("suggest", await http.get("/api/v1/search/suggest", params={"q": rng.choice(WORDS)[:2]}))
+                        traffic.kept[image_id] = session
+            traffic.saw("list", await call("GET", "/api/v1/images", params={"limit": 30}))
+            traffic.saw("search", await call("GET", "/api/v1/search", params={"q": rng.choice(WORDS)}))
+            traffic.saw("suggest", await call("GET", "/api/v1/search/suggest", params={"q": rng.choice(WORDS)[:2]}))
             if mine:
                 image_id = rng.choice(mine)
-                traffic.saw("read", await http.get(f"/api/v1/images/{image_id}"))
+                traffic.saw("read", await call("GET", f"/api/v1/images/{image_id}"))
                 traffic.saw(
-                    "thumbnail", await http.get(f"/api/v1/images/{image_id}/thumbnail", params={"size": "small"})
+                    "thumbnail", await call("GET", f"/api/v1/images/{image_id}/thumbnail", params={"size": "small"})
                 )
-                traffic.saw("content", await http.get(f"/api/v1/images/{image_id}/content"))
+                traffic.saw("content", await call("GET", f"/api/v1/images/{image_id}/content"))
                 if rng.random() < 0.08:
-                    response = await http.delete(f"/api/v1/images/{image_id}")
+                    response = await call("DELETE", f"/api/v1/images/{image_id}")
                     traffic.saw("delete", response)
                     if response.status_code == 204:
                         traffic.deletes += 1
@@ -130,11 +154,11 @@ def _quarter_median(samples: list[tuple[float, dict[str, int]]], name: str, quar
 def test_mixed_traffic_keeps_memory_bounded_and_loses_nothing(stack: Any) -> None:
     if stack.handle is None:
         pytest.skip("memory is sampled from the processes this test run started; PIXTRACT_E2E_BASE_URL is set")
-    tokens = []
+    sessions = []
     for _ in range(USERS):
         client = PixtractClient(stack.base_url)
         client.sign_up()
-        tokens.append(str(client.token))
+        sessions.append(Session(str(client.token), str(client.refresh_token)))
         client.close()
     traffic = Traffic()
     samples: list[tuple[float, dict[str, int]]] = []
@@ -143,20 +167,10 @@ def test_mixed_traffic_keeps_memory_bounded_and_loses_nothing(stack: Any) -> Non
         stop_at = time.monotonic() + SOAK_SECONDS
         await asyncio.gather(
             _sample_memory(stack.handle, samples, stop_at),
-            *(_user(stack.base_url, token, n + 1, traffic, stop_at) for n, token in enumerate(tokens)),
+            *(_user(stack.base_url, session, n + 1, traffic, stop_at) for n, session in enumerate(sessions)),
         )
 
     asyncio.run(run())
-    assert traffic.server_errors == []
-    assert traffic.uploads > 0
-
-    client = PixtractClient(stack.base_url)
-    try:
-        for image_id, token in traffic.kept.items():
-            client.token = token
-            client.wait_ready(image_id)
-    finally:
-        client.close()
 
     report = []
     grown = {}
@@ -171,6 +185,17 @@ def test_mixed_traffic_keeps_memory_bounded_and_loses_nothing(stack: Any) -> Non
     print(
         f"soak {SOAK_SECONDS:.0f} s, {USERS} users: {requests} requests ({requests / SOAK_SECONDS:.1f}/s), "
         f"{traffic.uploads} uploads, {traffic.deletes} deletes, {len(traffic.kept)} images kept; "
-        f"RSS after warm-up -> end: {'; '.join(report)}"
+        f"answers {dict(sorted(traffic.statuses.items()))}; RSS after warm-up -> end: {'; '.join(report)}"
     )
+    assert traffic.server_errors == []
+    assert traffic.uploads > 0
+    # Every answer a user saw was what it asked for (401s were renewed and asked again).
+    assert {status for (_, status) in traffic.statuses} <= {200, 201, 204, 307}, traffic.statuses
+    client = PixtractClient(stack.base_url)
+    try:
+        for image_id, session in traffic.kept.items():
+            client.token = session.access_token
+            client.wait_ready(image_id)
+    finally:
+        client.close()
     assert grown == {}, f"grew past {GROWTH_SHARE:.0%} + {GROWTH_MIB} MiB: {grown}"

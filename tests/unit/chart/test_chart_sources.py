@@ -126,8 +126,12 @@ def test_ingress_paths_are_exactly_the_routes_file() -> None:
         (r.path, "Exact" if r.match is Match.EXACT else "Prefix", f"pixtract-{r.service}", {"name": "http"})
         for r in table.routes
     ]
-    # Then the gallery takes the rest.
-    assert rendered == [*expected, ("/", "Prefix", "pixtract-web", {"name": "http"})]
+    # Then the blocked paths and everything else go to the gallery, which answers 404 for those.
+    blocked = [
+        (r.path, "Exact" if r.match is Match.EXACT else "Prefix", "pixtract-web", {"name": "http"})
+        for r in table.blocked
+    ]
+    assert rendered == [*expected, *blocked, ("/", "Prefix", "pixtract-web", {"name": "http"})]
 
 
 def test_blocked_paths_reach_no_service_through_the_ingress() -> None:

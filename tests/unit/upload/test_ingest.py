@@ -60,6 +60,8 @@ class FakeObjects:
         self.objects: dict[str, tuple[bytes, str]] = {}
         # S3 going away after this many puts: later puts and every delete fail.
         self.down_after_puts: int | None = None
+        # A thumbnail put failing on its own (S3 still answers deletes).
+        self.refuse_thumbnails = False
 
     def _check_up(self) -> None:
         if self.down_after_puts is not None and len(self.objects) >= self.down_after_puts:
@@ -74,6 +76,8 @@ class FakeObjects:
 
     async def put_bytes(self, key: str, data: bytes, *, content_type: str) -> None:
         self._check_up()
+        if self.refuse_thumbnails:
+            raise ConnectionError("S3 dropped the connection")
         self.objects[key] = (data, content_type)
 
     async def delete_keys_quietly(self, keys: Iterable[str]) -> bool:
@@ -166,14 +170,18 @@ async def test_a_truncated_file_is_refused_as_corrupt(
     assert objects.objects == {}
 
 
-async def test_a_failed_record_write_removes_the_objects_already_written(
+async def test_a_record_write_that_may_have_happened_keeps_objects_and_claim(
     parts: tuple[FakeRecords, FakeObjects, list[int]], executor: ThreadPoolExecutor
 ) -> None:
     records, objects, woken = parts
+    # Mongo may have applied the write before the connection broke: removing the objects
+    # could leave a live image without them. The purge removes them if the claim is still there.
     records.fail_insert = ConnectionError("mongo went away")
     with pytest.raises(ConnectionError):
         await _ingest(records, objects, executor, woken).ingest("u1", [_received(_png(), "a.png")])
-    assert objects.objects == {}
+    [(image_id, keys)] = records.claimed.items()
+    assert set(objects.objects) == set(keys)
+    assert keys[0] == f"originals/u1/{image_id}"
 
 
 async def test_objects_that_cannot_be_removed_stay_claimed_for_the_purge(
@@ -194,10 +202,10 @@ async def test_a_failed_store_that_could_clean_up_leaves_no_claim(
     parts: tuple[FakeRecords, FakeObjects, list[int]], executor: ThreadPoolExecutor
 ) -> None:
     records, objects, woken = parts
-    records.fail_insert = ConnectionError("mongo went away")
+    objects.refuse_thumbnails = True
     with pytest.raises(ConnectionError):
         await _ingest(records, objects, executor, woken).ingest("u1", [_received(_png(), "a.png")])
-    assert (objects.objects, records.claimed) == ({}, {})
+    assert (objects.objects, records.claimed, records.live) == ({}, {}, {})
 
 
 async def test_known_bytes_come_back_as_the_existing_image_without_decoding(

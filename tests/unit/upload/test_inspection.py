@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import pytest
 from PIL import ExifTags, Image
@@ -289,3 +290,15 @@ def test_a_bmp_read_in_strips_looks_like_the_whole_picture(mode: str, monkeypatc
         got = thumb.convert("RGB")
     difference = sum(abs(a - b) for a, b in zip(got.tobytes(), expected.tobytes(), strict=True)) / len(got.tobytes())
     assert difference < 6
+
+
+def test_a_bmp_whose_rows_pillow_misreads_is_refused_not_a_crash() -> None:
+    # 4 bits a pixel with a grey palette: Pillow calls it mode L but cannot decode its rows.
+    width, height = 64, 4
+    palette = b"".join(bytes((i, i, i, 0)) for i in range(16))
+    pixels = bytes((width * 4 + 31) // 32 * 4 * height)
+    offset = 14 + 40 + len(palette)
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 4, 0, len(pixels), 2835, 2835, 16, 0)
+    data = b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + info + palette + pixels
+    with pytest.raises(CorruptImage):
+        _inspect(data)

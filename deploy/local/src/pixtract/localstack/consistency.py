@@ -69,7 +69,7 @@ def compare(
         Problem("missing object", image_id, key) for key, image_id in expected_keys.items() if key not in stored
     ]
     orphans = stored - expected_keys.keys() - awaiting_purge
-    problems += [Problem("orphan object", key.split("/")[2], key) for key in sorted(orphans)]
+    problems += [Problem("orphan object", (key.split("/") + ["?"] * 3)[2], key) for key in sorted(orphans)]
 
     indexed = {
         str(doc["image_id"]): doc

@@ -9,7 +9,8 @@ long as it takes, never dead-lettering it (the event is fine; the world is not).
 from __future__ import annotations
 
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import TransportError
 from pymongo.errors import ConnectionFailure
@@ -27,8 +28,8 @@ def unavailable_dependency(exc: BaseException) -> str | None:
     if isinstance(exc, ClientError):
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return "S3" if status in RETRYABLE_STATUSES else None
-    if isinstance(exc, BotoCoreError):  # connection refused or closed, timeouts
-        return "S3"
+    if isinstance(exc, BotoConnectionError | HTTPClientError):  # refused, closed, timed out
+        return "S3"  # (not every BotoCoreError: missing credentials or bad parameters are bugs)
     if isinstance(exc, OpenSearchConnectionError):
         return "OpenSearch"
     if isinstance(exc, TransportError):

@@ -99,11 +99,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if dependency := unavailable_dependency(exc):
-            # Writes fail before they are acknowledged: the client may simply try again.
+            # The client may simply try again (uploads are deduplicated by their bytes).
             log.warning("dependency unavailable", path=request.url.path, dependency=dependency, error=repr(exc))
             return problem_response(
                 503,
-                f"{dependency} is unavailable right now; nothing was changed. Try again shortly.",
+                f"{dependency} is unavailable right now; try again shortly.",
                 slug="dependency-unavailable",
                 headers={"Retry-After": str(DEPENDENCY_RETRY_AFTER_S)},
             )

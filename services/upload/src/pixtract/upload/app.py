@@ -8,14 +8,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 import httpx
-from botocore.exceptions import BotoCoreError
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from pymongo.errors import ConnectionFailure
+from fastapi import FastAPI
 
 from pixtract.common.auth import TokenVerifier
 from pixtract.common.clients import mongo_client, s3_client
-from pixtract.common.errors import problem_response
 from pixtract.common.http import create_service_app
 from pixtract.common.kafka import EventConsumer, EventPublisher
 from pixtract.common.logging import get_logger
@@ -38,25 +34,8 @@ from pixtract.upload.tasks.periodic import PeriodicTask
 from pixtract.upload.tasks.reconciler import Reconciler
 
 SERVICE = "upload"
-RETRY_AFTER_S = "5"
 
 log = get_logger(__name__)
-
-
-def _install_unavailable_handlers(app: FastAPI) -> None:
-    """A backing service that cannot be reached answers 503 (retry later), not a bare 500."""
-
-    async def unavailable(_: Request, exc: Exception) -> JSONResponse:
-        log.warning("dependency unavailable", error=repr(exc))
-        return problem_response(
-            503,
-            "A storage backend is unavailable; try again shortly.",
-            slug="service-unavailable",
-            headers={"Retry-After": RETRY_AFTER_S},
-        )
-
-    app.add_exception_handler(ConnectionFailure, unavailable)
-    app.add_exception_handler(BotoCoreError, unavailable)
 
 
 def _resumable_limits(settings: Settings) -> ResumableLimits:
@@ -142,11 +121,9 @@ def create_app(settings: Settings) -> FastAPI:
             }
             yield
 
-    app = create_service_app(
+    return create_service_app(
         settings,
         title="Pixtract upload",
         lifespan=lifespan,
         routers=[images_router, known_hashes_router, internal_router, uploads_router],
     )
-    _install_unavailable_handlers(app)
-    return app

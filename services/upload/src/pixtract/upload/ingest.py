@@ -19,7 +19,7 @@ from typing import IO, Protocol
 
 from pixtract.common.logging import get_logger
 from pixtract.events.topics import IMAGES_UPLOADED
-from pixtract.upload.adapters.mongo import DuplicateImage
+from pixtract.upload.adapters.mongo import DuplicateImage, PlaceholderGone
 from pixtract.upload.domain.filenames import clean_filename
 from pixtract.upload.domain.formats import ACCEPTED_FORMATS, HEAD_BYTES, detect_file_type
 from pixtract.upload.domain.inspection import (
@@ -165,6 +165,8 @@ class ImageIngest:
         for _ in range(STORE_ATTEMPTS):
             try:
                 document = await self._store_once(owner_id, accepted)
+            except PlaceholderGone:
+                continue  # outlived its grace (or its owner was deleted meanwhile): a new one
             except DuplicateImage:
                 # The same bytes were stored meanwhile (a concurrent request, or twice in this one).
                 existing = await self._images.find_live_by_sha256(owner_id, accepted.received.sha256)
@@ -174,6 +176,12 @@ class ImageIngest:
             self._on_stored()
             return IngestedImage(document, duplicate=False)
         raise RuntimeError("the image kept colliding with a duplicate that disappeared")
+
+    async def _discard(self, image_id: str, keys: list[str]) -> None:
+        """Objects of a store that failed: removed now if S3 answers (and the placeholder with
+        them), else by the purge once the placeholder is due."""
+        if await self._media.delete_keys_quietly(keys):
+            await self._images.release_keys(image_id)
 
     async def _store_once(self, owner_id: str, accepted: _AcceptedFile) -> ImageDocument:
         received, inspected = accepted.received, accepted.inspected
@@ -210,11 +218,16 @@ class ImageIngest:
             document["outbox"] = [
                 outbox_entry(IMAGES_UPLOADED, image_uploaded_event(document, attempt=1), key=image_id)
             ]
-            await self._images.insert(document)
         except BaseException:
-            # Removed now if S3 answers (and the placeholder with them); else by the purge.
-            if await self._media.delete_keys_quietly([key, *thumb_keys.values()]):
-                await self._images.release_keys(image_id)
+            await self._discard(image_id, [key, *thumb_keys.values()])
             raise
+        try:
+            await self._images.insert(document)
+        except DuplicateImage:
+            await self._discard(image_id, [key, *thumb_keys.values()])
+            raise
+        # Any other failure of the insert may have come after Mongo applied it, so its objects
+        # stay: a live record needs them, and if the placeholder is still there the purge
+        # removes them when it is due.
         log.info("image stored", image_id=image_id, size=received.size, content_type=file_type.media_type)
         return document

@@ -76,7 +76,8 @@ class MongoImageRepository:
         """The image's record (with its outbox) in place of its placeholder (`claim_keys`)."""
         try:
             replaced = await self._images.replace_one(
-                {"_id": document["_id"], "deleted": True, "purge_after": {"$exists": True}},
+                # Still protected: a placeholder the purge may already be removing is not taken.
+                {"_id": document["_id"], "deleted": True, "purge_after": {"$gt": now_millis()}},
                 cast(MongoDocument, document),
             )
         except DuplicateKeyError as exc:

@@ -121,12 +121,14 @@ _STREAMING_LOADERS = {
 
 
 def _inspect_streaming(source: IO[bytes], file_type: FileType, max_pixels: int) -> InspectedImage:
+    # Before libvips holds the file: it reads through the same file object.
+    tiff_exif = _tiff_exif(source) if file_type == formats.TIFF else None
     try:
         image, stream = _open_streaming(source, file_type)
         width, height = image.width, image.height
         if width * height > max_pixels:
             raise TooManyPixels(width, height, max_pixels)
-        exif = _tiff_exif(source) if file_type == formats.TIFF else _vips_exif(image)
+        exif = tiff_exif if tiff_exif is not None else _vips_exif(image)
         orientation = _vips_orientation(image)
         if (shrink := _jpeg_shrink(file_type, width, height)) > 1:
             # JPEG decodes straight to 1/2, 1/4 or 1/8 scale (every byte is still read).
@@ -176,6 +178,10 @@ def _value_range(image: pyvips.Image) -> tuple[float, float]:
 BMP_STRIP_BYTES = 4 * 1024 * 1024
 # Pillow modes whose raw BMP rows decode on their own (palette BMPs need their palette).
 _BMP_STRIP_MODES = frozenset({"RGB", "RGBA", "L", "1"})
+# Bits per pixel of the raw modes Pillow reads BMP rows with. Anything else (a 4-bit file
+# whose grey palette made Pillow call it "L", say) is decoded in full, where every decoder
+# error is a refusal.
+_BMP_RAW_BITS = {"BGR": 24, "BGRX": 32, "BGRA": 32, "L": 8, "1": 1}
 
 
 def _inspect_bmp(source: IO[bytes], file_type: FileType, max_pixels: int) -> InspectedImage:
@@ -189,6 +195,10 @@ def _inspect_bmp(source: IO[bytes], file_type: FileType, max_pixels: int) -> Ins
         mode = header.mode
     # Box-reduce by a whole factor to just above the large thumbnail; Lanczos does the rest.
     factor = max(1, max(width, height) // THUMBNAIL_SIDES[ThumbnailSize.LARGE])
+    bits = _BMP_RAW_BITS.get(rawmode)
+    # Rows are padded to 4 bytes; a strip of `factor` rows must stay small (very wide files).
+    if bits is None or stride != (width * bits + 31) // 32 * 4 or factor * stride > BMP_STRIP_BYTES:
+        return _inspect_in_full(source, file_type, max_pixels)
     rows_per_strip = max(factor, BMP_STRIP_BYTES // stride // factor * factor)
     reduced = Image.new("L" if mode == "1" else mode, (-(-width // factor), -(-height // factor)))
     for top in range(0, height, rows_per_strip):
@@ -199,7 +209,10 @@ def _inspect_bmp(source: IO[bytes], file_type: FileType, max_pixels: int) -> Ins
         data = source.read(rows * stride)
         if len(data) < rows * stride:
             raise UnreadableImage(f"image file is truncated ({height - top} of {height} rows missing)")
-        strip = Image.frombytes(mode, (width, rows), data, "raw", rawmode, stride, direction)
+        try:
+            strip = Image.frombytes(mode, (width, rows), data, "raw", rawmode, stride, direction)
+        except (ValueError, OSError) as exc:
+            raise UnreadableImage(str(exc) or type(exc).__name__) from exc
         if mode == "1":
             strip = strip.convert("L")
         reduced.paste(strip.reduce(factor) if factor > 1 else strip, (0, top // factor))
