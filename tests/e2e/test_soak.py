@@ -193,6 +193,10 @@ def test_mixed_traffic_keeps_memory_bounded_and_loses_nothing(stack: Any) -> Non
     assert {status for (_, status) in traffic.statuses} <= {200, 201, 204, 307}, traffic.statuses
     client = PixtractClient(stack.base_url)
     try:
+        for session in sessions:  # a 15-minute soak outlives the last access token it got
+            renewed = client.http.post("/api/v1/auth/refresh", json={"refresh_token": session.refresh_token})
+            assert renewed.status_code == 200, renewed.text
+            session.access_token = renewed.json()["access_token"]
         for image_id, session in traffic.kept.items():
             client.token = session.access_token
             client.wait_ready(image_id)
