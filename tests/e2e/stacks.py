@@ -25,6 +25,10 @@ def stack_of_its_own(folder: Path, *, reemit_after_s: int) -> Iterator[Stack]:
         "upload": {
             "PIXTRACT_UPLOAD_REEMIT_AFTER_SECONDS": str(reemit_after_s),
             "PIXTRACT_UPLOAD_RECONCILE_INTERVAL_SECONDS": "5",
+            # Re-emitting that often, the default 5 attempts would mark an image failed after
+            # 100 s while a loaded machine still works through its results (a later result
+            # clears the failure, but the tests stop at the first `failed` they see).
+            "PIXTRACT_UPLOAD_MAX_ATTEMPTS": "30",
         }
     }
     stack = Stack(config)
