@@ -679,6 +679,7 @@ def summary(images: list[IngestImage], bare: Bare, runs: list[Run], measured: La
             )
             print(
                 f"  {copies:<11}{wall:7.1f} s {rate:6.2f} img/s   ratio {wall / limit:5.2f}"
+                f"   wall / sum of bare model times {wall / bare.models:4.2f}"
                 f"   floor {floor:.1f} s, wall / floor {wall / floor:5.2f}"
                 f"   (ratio against the whole in-process stages {wall * c / bare.paths:5.2f})"
             )

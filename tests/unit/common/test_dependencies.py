@@ -3,6 +3,8 @@ retried (never dead-lettered) by consumers."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aiokafka.errors import KafkaConnectionError
 from botocore.exceptions import ClientError, EndpointConnectionError
@@ -12,7 +14,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 from pymongo.errors import DuplicateKeyError, ServerSelectionTimeoutError
 
-from pixtract.common.dependencies import unavailable_dependency
+from pixtract.common.dependencies import run_command, unavailable_dependency
 from pixtract.common.errors import install_problem_handlers
 
 
@@ -62,3 +64,42 @@ def test_an_outage_answers_503_problem_with_retry_after_and_a_bug_500() -> None:
     assert response.headers["retry-after"] == "5"
     assert response.json()["detail"].startswith("MongoDB is unavailable right now")
     assert client.get("/bug").status_code == 500
+
+
+async def _fails_with(exc: Exception) -> None:
+    raise exc
+
+
+def test_a_command_meeting_an_outage_says_so_in_one_line_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run_command("reprocess", _fails_with(ServerSelectionTimeoutError("localhost:1: connection refused")))
+    assert exited.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    assert json.loads(err[0]) == {
+        "event": "reprocess_failed",
+        "error": "MongoDB is unavailable: localhost:1: connection refused",
+    }
+
+
+def test_a_command_finds_the_outage_behind_a_stores_own_error(capsys: pytest.CaptureFixture[str]) -> None:
+    async def wrapped() -> None:
+        try:
+            raise KafkaConnectionError("Unable to bootstrap")
+        except KafkaConnectionError as exc:
+            raise RuntimeError("store unavailable") from exc
+
+    with pytest.raises(SystemExit) as exited:
+        run_command("redo", wrapped())
+    assert exited.value.code == 1
+    assert json.loads(capsys.readouterr().err)["error"].startswith("Kafka is unavailable")
+
+
+def test_a_command_keeps_the_traceback_of_a_bug_and_returns_what_it_computed() -> None:
+    with pytest.raises(ZeroDivisionError):
+        run_command("reprocess", _fails_with(ZeroDivisionError("bug")))
+
+    async def answer() -> int:
+        return 42
+
+    assert run_command("reprocess", answer()) == 42

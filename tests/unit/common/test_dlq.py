@@ -29,6 +29,7 @@ from pixtract.common.kafka import EventConsumer, PermanentError, event_headers
 from pixtract.common.topics import main
 from pixtract.events.topics import IMAGES_UPLOADED
 from pixtract.events.v1 import images_pb2
+from tests.unit.common.records import consumer_record
 
 GARBAGE = b"\x08\x96\x01\xff garbage"
 
@@ -36,19 +37,7 @@ GARBAGE = b"\x08\x96\x01\xff garbage"
 def _record(
     topic: str, value: bytes | None, headers: list[tuple[str, bytes]], offset: int = 7
 ) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=topic,
-        partition=1,
-        offset=offset,
-        timestamp=1_700_000_000_000,
-        timestamp_type=0,
-        key=b"img-1",
-        value=value,
-        checksum=None,
-        serialized_key_size=5,
-        serialized_value_size=len(value or b""),
-        headers=headers,
-    )
+    return consumer_record(value, headers, topic=topic, offset=offset, timestamp=1_700_000_000_000)
 
 
 class CapturingPublisher:

@@ -11,22 +11,11 @@ from pixtract.common.config import KafkaSettings
 from pixtract.common.kafka import EventConsumer, PermanentError, event_headers
 from pixtract.events.topics import IMAGES_UPLOADED
 from pixtract.events.v1 import images_pb2
+from tests.unit.common.records import consumer_record
 
 
 def _record(value: bytes | None, headers: list[tuple[str, bytes]]) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic="images.uploaded",
-        partition=1,
-        offset=7,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"img-1",
-        value=value,
-        checksum=None,
-        serialized_key_size=5,
-        serialized_value_size=len(value or b""),
-        headers=headers,
-    )
+    return consumer_record(value, headers)
 
 
 def _headers(record_headers: list[tuple[str, bytes]]) -> dict[str, Any]:

@@ -12,25 +12,20 @@ from pixtract.common.config import KafkaSettings
 from pixtract.common.kafka import ConsumedEvent, EventConsumer, event_headers
 from pixtract.events.topics import IMAGES_UPLOADED
 from pixtract.events.v1 import images_pb2
+from tests.unit.common.records import consumer_record
 
 TP = TopicPartition("images.uploaded", 0)
 
 
 def _record(offset: int) -> ConsumerRecord[bytes, bytes]:
     message = images_pb2.ImageUploaded(image_id=f"img-{offset}")
-    value = message.SerializeToString()
-    return ConsumerRecord(
+    return consumer_record(
+        message.SerializeToString(),
+        event_headers(message),
         topic=TP.topic,
         partition=TP.partition,
         offset=offset,
-        timestamp=0,
-        timestamp_type=0,
         key=b"k",
-        value=value,
-        checksum=None,
-        serialized_key_size=1,
-        serialized_value_size=len(value),
-        headers=event_headers(message),
     )
 
 

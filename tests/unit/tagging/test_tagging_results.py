@@ -26,6 +26,7 @@ from pixtract.tagging.domain.faces import FaceBox
 from pixtract.tagging.domain.labels import Label, LabelRequest
 from pixtract.tagging.domain.places import Town
 from pixtract.tagging.domain.results import HashedImage, near_duplicates
+from pixtract.tagging.reprocess import main as reprocess_main
 from pixtract.tagging.reprocess import reemit_outdated
 from tests.unit.tagging.fakes import InMemoryCategoryStore
 from tests.unit.tagging.test_tagging_handlers import Objects, RecordingPublisher
@@ -317,3 +318,12 @@ async def test_reprocessing_re_emits_uploads_tagged_by_other_versions(
         assert isinstance(message, images_pb2.ImageUploaded)
         await handler(ConsumedEvent(message, key, {}, "images.uploaded", 0, 1))
     assert (await reemit_outdated(store, publisher, "v3", dry_run=True)).outdated == 0
+
+
+def test_the_reprocess_command_describes_itself_in_whole_sentences(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        reprocess_main(["--help"])
+    assert exited.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    whole_sentence = "whose stored result comes from another model version than the current one."
+    assert whole_sentence in help_text

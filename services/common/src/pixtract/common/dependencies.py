@@ -8,6 +8,12 @@ long as it takes, never dead-lettering it (the event is fine; the world is not).
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
 from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -18,6 +24,7 @@ from pymongo.errors import ConnectionFailure
 # HTTP statuses of S3 and OpenSearch that mean "overloaded or down, try again".
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _KAFKA_DOWN = (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError)
+T = TypeVar("T")
 
 
 def unavailable_dependency(exc: BaseException) -> str | None:
@@ -37,3 +44,22 @@ def unavailable_dependency(exc: BaseException) -> str | None:
     if isinstance(exc, _KAFKA_DOWN):
         return "Kafka"
     return None
+
+
+def run_command(command: str, main: Coroutine[Any, Any, T]) -> T:
+    """Runs an operator command's coroutine. A backing service that is down ends it with one
+    JSON line on stderr and exit status 1 (run it again later); any other failure is a bug
+    and keeps its traceback."""
+    try:
+        return asyncio.run(main)
+    except Exception as exc:
+        # Stores wrap a client's connection error in their own; the cause still names it.
+        cause: BaseException | None = exc
+        while cause is not None and unavailable_dependency(cause) is None:
+            cause = cause.__cause__
+        if cause is None:
+            raise
+        dependency = unavailable_dependency(cause)
+        failure = {"event": f"{command}_failed", "error": f"{dependency} is unavailable: {cause}"}
+        print(json.dumps(failure), file=sys.stderr)
+        raise SystemExit(1) from None

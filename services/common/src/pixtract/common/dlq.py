@@ -18,7 +18,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -291,10 +291,15 @@ async def redrive(
                         await _send_back(record, publisher, report, seen)
                         done = record.offset + 1
                         budget -= 1
-                finally:
-                    # Whatever was sent is committed, even when a later publish failed.
+                except Exception:
+                    # Whatever was sent is committed, if Kafka still takes it; the failure to
+                    # report is the publish's, not this commit's.
                     if done is not None and publisher is not None:
-                        await consumer.commit({tp: done})
+                        with suppress(KafkaError):
+                            await consumer.commit({tp: done})
+                    raise
+                if done is not None and publisher is not None:
+                    await consumer.commit({tp: done})
         except KafkaError as exc:
             raise DlqError(f"re-driving {topic} failed: {exc!r}") from exc
         finally:

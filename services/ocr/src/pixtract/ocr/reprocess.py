@@ -12,11 +12,11 @@ Runs beside the service (or as a Kubernetes Job) with the same settings.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from pixtract.common.clients import mongo_client, s3_client
+from pixtract.common.dependencies import run_command
 from pixtract.common.kafka import EventPublisher
 from pixtract.common.logging import configure_logging, get_logger
 from pixtract.common.storage import ObjectStore
@@ -60,8 +60,8 @@ async def run(settings: Settings, *, limit: int | None, dry_run: bool) -> Reproc
         handled = MongoHandledStore(mongo[settings.mongo.database])
         async with text_reader(settings) as reader, s3_client(settings.s3) as s3:
             publisher = EventPublisher(settings.kafka, client_id="ocr-reprocess")
-            await publisher.start()
             try:
+                await publisher.start()
                 handler = OcrHandler(reader, ObjectStore(s3, settings.s3.bucket).get_bytes_or_none, publisher, handled)
                 return await reprocess_stale(handler, handled, limit=limit, dry_run=dry_run)
             finally:
@@ -75,8 +75,10 @@ def main(argv: Sequence[str]) -> None:
     parser.add_argument("--limit", type=int, default=None, help="at most this many images")
     parser.add_argument("--dry-run", action="store_true", help="count the stale images, read none")
     args = parser.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be a positive number")
     settings = Settings()
     configure_logging(settings.service_name, settings.log_level, settings.log_json)
-    report = asyncio.run(run(settings, limit=args.limit, dry_run=args.dry_run))
+    report = run_command("reprocess", run(settings, limit=args.limit, dry_run=args.dry_run))
     log.info("reprocess finished", stale=report.stale, published=report.published, gone=report.gone)
     print(f"stale {report.stale}, published {report.published}, originals gone {report.gone}")

@@ -10,10 +10,10 @@ id, and the newest tagging result wins downstream.
 from __future__ import annotations
 
 import argparse
-import asyncio
 from dataclasses import dataclass
 
 from pixtract.common.clients import mongo_client
+from pixtract.common.dependencies import run_command
 from pixtract.common.kafka import EventPublisher
 from pixtract.events.topics import IMAGES_UPLOADED
 from pixtract.events.v1 import images_pb2
@@ -63,10 +63,11 @@ async def reprocess(settings: Settings, *, dry_run: bool) -> ReprocessReport:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pixtract.tagging reprocess", description=__doc__.splitlines()[0])
+    description = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(prog="python -m pixtract.tagging reprocess", description=description)
     parser.add_argument("--dry-run", action="store_true", help="count the outdated images, emit nothing")
     args = parser.parse_args(argv)
-    report = asyncio.run(reprocess(Settings(), dry_run=args.dry_run))
+    report = run_command("reprocess", reprocess(Settings(), dry_run=args.dry_run))
     verb = "would re-emit" if args.dry_run else "re-emitted"
     count = report.outdated if args.dry_run else report.emitted
     print(f"current model version {report.model_version}: {report.outdated} outdated, {verb} {count}")
