@@ -19,6 +19,7 @@ from pixtract.common.topics import main
 from pixtract.events.topics import Topic
 from pixtract.events.v1 import images_pb2
 from pixtract.localstack import InfraEndpoints
+from tests.integration.settings import kafka_settings, started_publisher
 
 
 @pytest.fixture
@@ -26,22 +27,13 @@ def kafka(lite_servers: InfraEndpoints, monkeypatch: pytest.MonkeyPatch) -> Kafk
     # The CLI reads the same broker from its environment.
     monkeypatch.setenv("PIXTRACT_TOPICS_KAFKA__BOOTSTRAP_SERVERS", lite_servers.kafka_bootstrap)
     monkeypatch.setenv("PIXTRACT_TOPICS_KAFKA__ENABLE_IDEMPOTENCE", "false")
-    return KafkaSettings(
-        bootstrap_servers=lite_servers.kafka_bootstrap,
-        enable_idempotence=False,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-        max_retries=1,
-        retry_backoff_s=0.05,
-    )
+    return kafka_settings(lite_servers, max_retries=1)
 
 
 @pytest.fixture
 async def publisher(kafka: KafkaSettings) -> AsyncIterator[EventPublisher]:
-    pub = EventPublisher(kafka, client_id="test")
-    await pub.start()
-    yield pub
-    await pub.stop()
+    async with started_publisher(kafka, client_id="test") as pub:
+        yield pub
 
 
 def _topic() -> Topic[images_pb2.ImageUploaded]:

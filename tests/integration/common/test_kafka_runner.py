@@ -14,28 +14,20 @@ from pixtract.common.config import KafkaSettings
 from pixtract.common.kafka import ConsumedEvent, EventConsumer, EventPublisher, PermanentError, TransientError
 from pixtract.events.topics import IMAGES_UPLOADED, Topic
 from pixtract.events.v1 import images_pb2
+from tests.integration.settings import kafka_settings, started_publisher
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def kafka(lite_servers: Any) -> KafkaSettings:
-    return KafkaSettings(
-        bootstrap_servers=lite_servers.kafka_bootstrap,
-        enable_idempotence=False,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-        max_retries=2,
-        retry_backoff_s=0.05,
-    )
+    return kafka_settings(lite_servers, max_retries=2)
 
 
 @pytest.fixture
 async def publisher(kafka: KafkaSettings) -> AsyncIterator[EventPublisher]:
-    pub = EventPublisher(kafka, client_id="test")
-    await pub.start()
-    yield pub
-    await pub.stop()
+    async with started_publisher(kafka, client_id="test") as pub:
+        yield pub
 
 
 def _topic() -> Topic[images_pb2.ImageUploaded]:

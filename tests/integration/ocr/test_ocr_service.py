@@ -14,12 +14,10 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
-from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from bench.ocr_set import DOCUMENTS, render
 from pixtract.common.clients import s3_client
-from pixtract.common.config import KafkaSettings, MongoSettings, S3Settings
 from pixtract.common.kafka import EventPublisher
 from pixtract.common.storage import ObjectStore
 from pixtract.events.topics import IMAGES_DELETED, IMAGES_TEXT_EXTRACTED, IMAGES_UPLOADED
@@ -30,6 +28,7 @@ from pixtract.ocr.config import Settings
 from pixtract.ocr.consumers.uploaded import OcrHandler
 from pixtract.ocr.providers import text_reader
 from pixtract.ocr.reprocess import reprocess_stale
+from tests.integration.settings import kafka_settings, mongo_settings, running, s3_settings, started_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -39,37 +38,22 @@ WaitForText = Callable[..., Awaitable[images_pb2.TextExtracted]]
 @pytest.fixture
 def settings(lite_servers: Any) -> Settings:
     return Settings(
-        kafka=KafkaSettings(
-            bootstrap_servers=lite_servers.kafka_bootstrap,
-            enable_idempotence=False,
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
-            retry_backoff_s=0.05,
-        ),
-        mongo=MongoSettings(url=SecretStr(lite_servers.mongo_url), database=f"ocr_{uuid.uuid4().hex[:8]}"),
-        s3=S3Settings(
-            endpoint_url=lite_servers.s3_endpoint,
-            region=lite_servers.s3_region,
-            access_key_id=lite_servers.s3_access_key_id,
-            secret_access_key=SecretStr(lite_servers.s3_secret_access_key),
-            bucket=lite_servers.s3_bucket,
-        ),
+        kafka=kafka_settings(lite_servers),
+        mongo=mongo_settings(lite_servers, database=f"ocr_{uuid.uuid4().hex[:8]}"),
+        s3=s3_settings(lite_servers),
     )
 
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with running(create_app(settings)) as application:
         yield application
 
 
 @pytest.fixture
 async def publisher(settings: Settings) -> AsyncIterator[EventPublisher]:
-    pub = EventPublisher(settings.kafka, client_id="ocr-test")
-    await pub.start()
-    yield pub
-    await pub.stop()
+    async with started_publisher(settings.kafka, client_id="ocr-test") as pub:
+        yield pub
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import uvicorn
 from opensearchpy import AsyncOpenSearch
 from pydantic import SecretStr
 
-from pixtract.common.config import KafkaSettings, MongoSettings, OpenSearchSettings, S3Settings
+from pixtract.common.config import OpenSearchSettings
 from pixtract.common.kafka import EventPublisher
 from pixtract.events.topics import IMAGES_TEXT_EXTRACTED
 from pixtract.events.v1 import images_pb2
@@ -35,6 +35,7 @@ from pixtract.search.reindex import maintenance_for, rebuild_from_upload
 from pixtract.upload.app import create_app as create_upload_app
 from pixtract.upload.config import Settings as UploadSettings
 from tests.integration.search.test_search_service import StubVerifier, _auth
+from tests.integration.settings import kafka_settings, mongo_settings, running, s3_settings, started_publisher
 from tests.integration.upload.conftest import UserIdVerifier
 from tests.integration.upload.test_upload_service import jpeg
 
@@ -49,16 +50,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def _kafka(lite_servers: Any) -> KafkaSettings:
-    return KafkaSettings(
-        bootstrap_servers=lite_servers.kafka_bootstrap,
-        enable_idempotence=False,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-        retry_backoff_s=0.05,
-    )
 
 
 @dataclass
@@ -85,15 +76,9 @@ async def upload_service(lite_servers: Any) -> AsyncIterator[UploadService]:
     """The upload service with an internal token, serving real HTTP on a free port."""
     suffix = uuid.uuid4().hex[:8]
     settings = UploadSettings(
-        kafka=_kafka(lite_servers),
-        mongo=MongoSettings(url=lite_servers.mongo_url, database=f"media-reindex-{suffix}"),
-        s3=S3Settings(
-            endpoint_url=lite_servers.s3_endpoint,
-            region=lite_servers.s3_region,
-            access_key_id=lite_servers.s3_access_key_id,
-            secret_access_key=lite_servers.s3_secret_access_key,
-            bucket=f"reindex-test-{suffix}",
-        ),
+        kafka=kafka_settings(lite_servers),
+        mongo=mongo_settings(lite_servers, database=f"media-reindex-{suffix}"),
+        s3=s3_settings(lite_servers, bucket=f"reindex-test-{suffix}"),
         outbox_sweep_seconds=0.2,
         internal_token=TOKEN,
     )
@@ -106,14 +91,14 @@ async def upload_service(lite_servers: Any) -> AsyncIterator[UploadService]:
             serving.result()
         await asyncio.sleep(0.05)
     app.state.token_verifier = UserIdVerifier()
-    publisher = EventPublisher(settings.kafka, client_id="reindex-it")
-    await publisher.start()
     url = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with (
+            started_publisher(settings.kafka, client_id="reindex-it") as publisher,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
             yield UploadService(url, http, publisher)
     finally:
-        await publisher.stop()
         server.should_exit = True
         await serving
 
@@ -129,7 +114,7 @@ def _search_settings(lite_servers: Any, upload_url: str, **overrides: Any) -> Se
     suffix = uuid.uuid4().hex[:8]
     return SearchSettings(
         service_name=f"search-reindex-{suffix}",
-        kafka=_kafka(lite_servers),
+        kafka=kafka_settings(lite_servers),
         opensearch=OpenSearchSettings(url=lite_servers.opensearch_url, index_alias=f"images-reindex-{suffix}"),
         index_replicas=0,
         upload_url=upload_url,
@@ -263,8 +248,7 @@ async def test_the_service_refills_an_empty_or_lost_index_from_upload(
     mountain = await upload_service.upload(bob, "mountain.jpg", 4)
     settings = _search_settings(lite_servers, upload_service.url, reindex_on_empty_index=True)
     alias = settings.opensearch.index_alias
-    app = create_search_app(settings)
-    async with app.router.lifespan_context(app):
+    async with running(create_search_app(settings)) as app:
         app.state.token_verifier = StubVerifier()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://search") as http:

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaConsumer
 from opensearchpy import AsyncOpenSearch
 
 from pixtract.common.auth import USER_SCOPES, AuthenticationError, Principal
-from pixtract.common.config import KafkaSettings, OpenSearchSettings
+from pixtract.common.config import OpenSearchSettings
 from pixtract.common.errors import PROBLEM_CONTENT_TYPE
 from pixtract.common.kafka import EventPublisher
 from pixtract.events.topics import (
@@ -34,6 +34,7 @@ from pixtract.events.topics import (
 from pixtract.events.v1 import images_pb2, users_pb2
 from pixtract.search.app import create_app
 from pixtract.search.config import Settings
+from tests.integration.settings import kafka_settings, running, started_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -76,30 +77,18 @@ def _unique(prefix: str) -> str:
 @pytest.fixture(scope="module")
 async def service(lite_servers: Any) -> AsyncIterator[SearchService]:
     suffix = uuid.uuid4().hex[:8]
-    kafka = KafkaSettings(
-        bootstrap_servers=lite_servers.kafka_bootstrap,
-        enable_idempotence=False,
-        session_timeout_ms=6000,
-        heartbeat_interval_ms=1000,
-        retry_backoff_s=0.1,
-    )
+    kafka = kafka_settings(lite_servers, retry_backoff_s=0.1)
     settings = Settings(
         service_name=f"search-it-{suffix}",
         kafka=kafka,
         opensearch=OpenSearchSettings(url=lite_servers.opensearch_url, index_alias=f"pixtract-images-it-{suffix}"),
         index_replicas=0,
     )
-    app = create_app(settings)
-    publisher = EventPublisher(kafka, client_id="search-it")
-    await publisher.start()
-    try:
-        async with app.router.lifespan_context(app):
-            app.state.token_verifier = StubVerifier()
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://search") as http:
-                yield SearchService(http, publisher, settings)
-    finally:
-        await publisher.stop()
+    async with started_publisher(kafka, client_id="search-it") as publisher, running(create_app(settings)) as app:
+        app.state.token_verifier = StubVerifier()
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://search") as http:
+            yield SearchService(http, publisher, settings)
 
 
 async def _eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = WAIT_S) -> None:

@@ -16,11 +16,9 @@ import skimage.data
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from PIL import Image
-from pydantic import SecretStr
 
 from pixtract.common.auth import USER_SCOPES, Principal, current_principal
 from pixtract.common.clients import s3_client
-from pixtract.common.config import KafkaSettings, MongoSettings, S3Settings
 from pixtract.common.kafka import EventPublisher
 from pixtract.common.storage import ObjectStore
 from pixtract.events.topics import IMAGES_DELETED, IMAGES_TAGGED, IMAGES_TEXT_EXTRACTED, IMAGES_UPLOADED, USERS_DELETED
@@ -30,6 +28,7 @@ from pixtract.tagging.app import create_app
 from pixtract.tagging.config import Settings
 from pixtract.tagging.domain.categories import ImageCategories
 from pixtract.tagging.reprocess import reprocess
+from tests.integration.settings import kafka_settings, mongo_settings, running, s3_settings, started_publisher
 
 pytestmark = pytest.mark.integration
 
@@ -45,38 +44,23 @@ class WaitForTagged(Protocol):
 @pytest.fixture
 def settings(lite_servers: Any) -> Settings:
     return Settings(
-        kafka=KafkaSettings(
-            bootstrap_servers=lite_servers.kafka_bootstrap,
-            enable_idempotence=False,
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
-            retry_backoff_s=0.05,
-        ),
+        kafka=kafka_settings(lite_servers),
         # A database per test: no test sees another's images or renames.
-        mongo=MongoSettings(url=SecretStr(lite_servers.mongo_url), database=f"tagging_{uuid.uuid4().hex[:8]}"),
-        s3=S3Settings(
-            endpoint_url=lite_servers.s3_endpoint,
-            region=lite_servers.s3_region,
-            access_key_id=lite_servers.s3_access_key_id,
-            secret_access_key=SecretStr(lite_servers.s3_secret_access_key),
-            bucket=lite_servers.s3_bucket,
-        ),
+        mongo=mongo_settings(lite_servers, database=f"tagging_{uuid.uuid4().hex[:8]}"),
+        s3=s3_settings(lite_servers),
     )
 
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
+    async with running(create_app(settings)) as application:
         yield application
 
 
 @pytest.fixture
 async def publisher(settings: Settings) -> AsyncIterator[EventPublisher]:
-    pub = EventPublisher(settings.kafka, client_id="tagging-test")
-    await pub.start()
-    yield pub
-    await pub.stop()
+    async with started_publisher(settings.kafka, client_id="tagging-test") as pub:
+        yield pub
 
 
 @pytest.fixture

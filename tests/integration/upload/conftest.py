@@ -17,10 +17,10 @@ from pymongo import AsyncMongoClient
 
 from pixtract.common.auth import USER_SCOPES, Principal
 from pixtract.common.clients import MongoDocument
-from pixtract.common.config import KafkaSettings, MongoSettings, S3Settings
 from pixtract.common.kafka import EventPublisher
 from pixtract.upload.app import create_app
 from pixtract.upload.config import Settings
+from tests.integration.settings import kafka_settings, mongo_settings, running, s3_settings, started_publisher
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 
@@ -36,22 +36,10 @@ class UserIdVerifier:
 def upload_settings(lite_servers: Any) -> Settings:
     suffix = uuid.uuid4().hex[:8]
     return Settings(
-        kafka=KafkaSettings(
-            bootstrap_servers=lite_servers.kafka_bootstrap,
-            enable_idempotence=False,
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
-            retry_backoff_s=0.05,
-        ),
-        mongo=MongoSettings(url=lite_servers.mongo_url, database=f"media-test-{suffix}"),
-        s3=S3Settings(
-            endpoint_url=lite_servers.s3_endpoint,
-            region=lite_servers.s3_region,
-            access_key_id=lite_servers.s3_access_key_id,
-            secret_access_key=lite_servers.s3_secret_access_key,
-            # A bucket of its own, created by the service's lifespan (ensure_bucket).
-            bucket=f"upload-test-{suffix}",
-        ),
+        kafka=kafka_settings(lite_servers),
+        mongo=mongo_settings(lite_servers, database=f"media-test-{suffix}"),
+        # A bucket of its own, created by the service's lifespan (ensure_bucket).
+        s3=s3_settings(lite_servers, bucket=f"upload-test-{suffix}"),
         max_file_bytes=MAX_FILE_BYTES,
         max_files=5,
         outbox_sweep_seconds=0.2,
@@ -60,8 +48,7 @@ def upload_settings(lite_servers: Any) -> Settings:
 
 @pytest.fixture(scope="module")
 async def upload_app(upload_settings: Settings) -> AsyncIterator[Any]:
-    app = create_app(upload_settings)
-    async with app.router.lifespan_context(app):
+    async with running(create_app(upload_settings)) as app:
         app.state.token_verifier = UserIdVerifier()
         yield app
 
@@ -90,7 +77,5 @@ async def images_collection(upload_settings: Settings) -> AsyncIterator[Any]:
 
 @pytest.fixture(scope="module")
 async def publisher(upload_settings: Settings) -> AsyncIterator[EventPublisher]:
-    pub = EventPublisher(upload_settings.kafka, client_id="upload-test")
-    await pub.start()
-    yield pub
-    await pub.stop()
+    async with started_publisher(upload_settings.kafka, client_id="upload-test") as pub:
+        yield pub
