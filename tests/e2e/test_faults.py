@@ -245,7 +245,10 @@ def test_a_backing_server_outage_mid_burst_heals_by_itself(faulty: Stack, server
         settled_s = _settled(faulty, client, burst, dead_before)
     finally:
         client.close()
-    print(f"{server} outage: answers {dict(burst.statuses)}, not ready: {sorted(not_ready)}, settled {settled_s:.1f} s")
+    print(
+        f"{server} outage: answers {dict(burst.statuses)}, not ready: {sorted(not_ready)},"
+        f" settled {settled_s:.1f} s after all were ready again"
+    )
 
 
 def test_poison_events_are_dead_lettered_without_stalling_good_work(faulty: Stack) -> None:

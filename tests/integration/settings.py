@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -15,20 +14,20 @@ from pixtract.common.kafka import EventPublisher
 from pixtract.localstack import InfraEndpoints
 
 
-def kafka_settings(lite_servers: InfraEndpoints, **overrides: Any) -> KafkaSettings:
-    """Kafka on the test broker, tuned for speed; `overrides` sets any field (a test's `max_retries`)."""
-    return KafkaSettings.model_validate(
-        {
-            "bootstrap_servers": lite_servers.kafka_bootstrap,
-            # The lite broker (Tansu) has no idempotent producer.
-            "enable_idempotence": False,
-            # Joining a group waits half the session timeout on Tansu: short, so consumers start fast.
-            "session_timeout_ms": 6000,
-            "heartbeat_interval_ms": 1000,
-            # Tests that exhaust the retries on purpose should not sit out long back-offs.
-            "retry_backoff_s": 0.05,
-            **overrides,
-        }
+def kafka_settings(
+    lite_servers: InfraEndpoints, *, max_retries: int = 3, retry_backoff_s: float = 0.05
+) -> KafkaSettings:
+    """Kafka on the test broker, tuned for speed; a test that exhausts retries sets `max_retries`."""
+    return KafkaSettings(
+        bootstrap_servers=lite_servers.kafka_bootstrap,
+        # The lite broker (Tansu) has no idempotent producer.
+        enable_idempotence=False,
+        # Joining a group waits half the session timeout on Tansu: short, so consumers start fast.
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        max_retries=max_retries,
+        # Tests that exhaust the retries on purpose should not sit out long back-offs.
+        retry_backoff_s=retry_backoff_s,
     )
 
 

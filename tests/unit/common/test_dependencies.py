@@ -95,6 +95,25 @@ def test_a_command_finds_the_outage_behind_a_stores_own_error(capsys: pytest.Cap
     assert json.loads(capsys.readouterr().err)["error"].startswith("Kafka is unavailable")
 
 
+def test_a_command_finds_the_outage_a_clean_up_failed_after(capsys: pytest.CaptureFixture[str]) -> None:
+    async def cleanup_fails() -> None:
+        try:
+            raise ServerSelectionTimeoutError("localhost:1: connection refused")
+        finally:
+            raise RuntimeError("close() failed too")
+
+    with pytest.raises(SystemExit):
+        run_command("redo", cleanup_fails())
+    assert json.loads(capsys.readouterr().err)["error"].startswith("MongoDB is unavailable")
+
+
+def test_a_command_survives_an_exception_that_names_itself_as_its_cause() -> None:
+    looped = ValueError("bug")
+    looped.__cause__ = looped
+    with pytest.raises(ValueError, match="bug"):
+        run_command("redo", _fails_with(looped))
+
+
 def test_a_command_keeps_the_traceback_of_a_bug_and_returns_what_it_computed() -> None:
     with pytest.raises(ZeroDivisionError):
         run_command("reprocess", _fails_with(ZeroDivisionError("bug")))

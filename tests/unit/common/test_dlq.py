@@ -7,7 +7,8 @@ import json
 from collections import Counter
 
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 
 from pixtract.common.config import KafkaSettings
 from pixtract.common.dlq import (
@@ -15,6 +16,7 @@ from pixtract.common.dlq import (
     REDRIVE_COUNT_HEADER,
     DlqStats,
     RedriveReport,
+    _commit_sent_anyway,
     describe,
     failure_id,
     format_report,
@@ -176,3 +178,25 @@ def test_the_cli_refuses_bad_arguments_before_connecting(argv: list[str]) -> Non
     with pytest.raises(SystemExit) as exited:
         main(argv)
     assert exited.value.code == 2
+
+
+class CommitRefusingConsumer:
+    def __init__(self) -> None:
+        self.asked: list[dict[TopicPartition, int]] = []
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.asked.append(offsets)
+        raise KafkaConnectionError("broker gone")
+
+
+async def test_a_failed_redrive_tries_to_commit_what_it_sent_and_says_so_when_it_cannot(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    consumer = CommitRefusingConsumer()
+    tp = TopicPartition("images.uploaded.dlq", 2)
+    await _commit_sent_anyway(consumer, tp, 41)
+    assert consumer.asked == [{tp: 41}]
+    failure = json.loads(capsys.readouterr().err)
+    assert failure["event"] == "dlq_commit_failed"
+    assert (failure["topic"], failure["partition"]) == ("images.uploaded.dlq", 2)
+    assert "broker gone" in failure["error"]

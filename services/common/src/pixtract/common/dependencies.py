@@ -46,20 +46,29 @@ def unavailable_dependency(exc: BaseException) -> str | None:
     return None
 
 
-def run_command(command: str, main: Coroutine[Any, Any, T]) -> T:
-    """Runs an operator command's coroutine. A backing service that is down ends it with one
+def _outage_behind(exc: BaseException) -> tuple[str, BaseException] | None:
+    """The outage named by `exc` or by an error it was raised from or while handling (stores
+    wrap a client's connection error in their own; a clean-up may fail after the outage)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if (dependency := unavailable_dependency(current)) is not None:
+            return dependency, current
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return None
+
+
+def run_command(command: str, coroutine: Coroutine[Any, Any, T]) -> T:
+    """Runs an operator command's coroutine. A backing service that is down ends it with a
     JSON line on stderr and exit status 1 (run it again later); any other failure is a bug
     and keeps its traceback."""
     try:
-        return asyncio.run(main)
+        return asyncio.run(coroutine)
     except Exception as exc:
-        # Stores wrap a client's connection error in their own; the cause still names it.
-        cause: BaseException | None = exc
-        while cause is not None and unavailable_dependency(cause) is None:
-            cause = cause.__cause__
-        if cause is None:
+        if (outage := _outage_behind(exc)) is None:
             raise
-        dependency = unavailable_dependency(cause)
+        dependency, cause = outage
         failure = {"event": f"{command}_failed", "error": f"{dependency} is unavailable: {cause}"}
         print(json.dumps(failure), file=sys.stderr)
         raise SystemExit(1) from None

@@ -18,7 +18,7 @@ import json
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -291,12 +291,9 @@ async def redrive(
                         await _send_back(record, publisher, report, seen)
                         done = record.offset + 1
                         budget -= 1
-                except Exception:
-                    # Whatever was sent is committed, if Kafka still takes it; the failure to
-                    # report is the publish's, not this commit's.
+                except BaseException:  # also Ctrl-C: what was sent stays sent
                     if done is not None and publisher is not None:
-                        with suppress(KafkaError):
-                            await consumer.commit({tp: done})
+                        await _commit_sent_anyway(consumer, tp, done)
                     raise
                 if done is not None and publisher is not None:
                     await consumer.commit({tp: done})
@@ -306,6 +303,17 @@ async def redrive(
             if publisher is not None:
                 await publisher.stop()
     return report
+
+
+async def _commit_sent_anyway(consumer: AIOKafkaConsumer, tp: TopicPartition, done: int) -> None:
+    """Commits what a failed re-drive already sent, if Kafka still takes it (else the next run
+    sends it again, which downstream idempotence absorbs); the failure to report is the
+    publish's, not this commit's."""
+    try:
+        await consumer.commit({tp: done})
+    except KafkaError as exc:
+        failure = {"event": "dlq_commit_failed", "topic": tp.topic, "partition": tp.partition, "error": repr(exc)}
+        print(json.dumps(failure), file=sys.stderr)
 
 
 async def _send_back(

@@ -71,7 +71,8 @@ async def run(settings: Settings, *, limit: int | None, dry_run: bool) -> Reproc
 
 
 def main(argv: Sequence[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pixtract.ocr reprocess", description=__doc__.splitlines()[0])
+    description = " ".join(__doc__.split("\n\n")[0].split())
+    parser = argparse.ArgumentParser(prog="python -m pixtract.ocr reprocess", description=description)
     parser.add_argument("--limit", type=int, default=None, help="at most this many images")
     parser.add_argument("--dry-run", action="store_true", help="count the stale images, read none")
     args = parser.parse_args(argv)
