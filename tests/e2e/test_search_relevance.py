@@ -29,8 +29,9 @@ pytestmark = pytest.mark.e2e
 DATA = Path(__file__).parents[1] / "data" / "search"
 TOP = 10
 # First measurement (2026-11-28, 54 queries): recall@10 0.972, MRR 0.972; by kind 1.0 except
-# date 0.80 ("grocery receipt march 2026": every word must match, and the receipt says
-# "GROCER") and label 0.92 ("coffee" does not find the cappuccino receipt). Floors a little below.
+# date 0.80 ("grocery receipt march 2026": "march" was a word to find) and label 0.92 ("coffee"
+# does not find the cappuccino receipt). With a month and its year read as a date range, and
+# three more date queries (57): recall@10 0.991, MRR 0.991, date 1.0. Floors a little below.
 MIN_RECALL_AT_10 = 0.95
 MIN_MRR = 0.95
 # Every kind of query must work at least this well on its own (recall@10).

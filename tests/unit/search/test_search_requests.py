@@ -82,6 +82,48 @@ def test_only_stop_words_are_still_searched() -> None:
     assert [c["multi_match"]["query"] for c in body["query"]["bool"]["must"][0]["bool"]["must"]] == ["the"]
 
 
+def _must(text: str) -> list[dict[str, Any]]:
+    must: list[dict[str, Any]] = build_search(OWNER, text, SearchFilters(), limit=20).body()["query"]["bool"]["must"]
+    return list(must[0]["bool"]["must"])
+
+
+def _month_span(clause: dict[str, Any]) -> dict[str, str]:
+    should = clause["bool"]["should"]
+    assert clause["bool"]["minimum_should_match"] == 1
+    spans = [c["range"] for c in should if "range" in c]
+    assert [next(iter(span)) for span in spans] == ["effective_date", "receipt.date"]
+    assert spans[0]["effective_date"] == spans[1]["receipt.date"]
+    span: dict[str, str] = spans[0]["effective_date"]
+    return span
+
+
+def test_a_month_with_its_year_is_a_date_not_two_words() -> None:
+    must = _must("grocery receipt march 2026")
+    assert [c["multi_match"]["query"] for c in must[:2]] == ["grocery", "receipt"]
+    assert len(must) == 3
+    assert _month_span(must[2]) == {"gte": "2026-03-01T00:00:00+00:00", "lt": "2026-04-01T00:00:00+00:00"}
+    written = [c["multi_match"] for c in must[2]["bool"]["should"] if "multi_match" in c]
+    assert written == [{"query": "march 2026", "fields": ["text", "text.std"], "operator": "and"}]
+
+
+def test_a_year_before_a_short_month_name_reaches_into_the_next_year() -> None:
+    [clause] = _must("2024 Dec.")
+    assert _month_span(clause) == {"gte": "2024-12-01T00:00:00+00:00", "lt": "2025-01-01T00:00:00+00:00"}
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("march", ["march"]),
+        ("may flowers", ["may", "flowers"]),
+        ("march 1999 2026", ["2026"]),
+        ("may 12", ["may", "12"]),
+    ],
+)
+def test_only_a_month_next_to_a_year_is_a_date(text: str, words: list[str]) -> None:
+    assert [c["multi_match"]["query"] for c in _must(text) if "multi_match" in c] == words
+
+
 def test_labels_and_text_outrank_the_filename() -> None:
     boosts = {f.split("^")[0]: float(f.split("^")[1]) if "^" in f else 1.0 for f in FREE_TEXT_FIELDS}
     assert boosts["labels"] > boosts["filename"]
@@ -187,7 +229,7 @@ def test_every_field_a_request_names_is_mapped() -> None:
     fields = mapped_fields()
     named = {f.split("^")[0] for f in FREE_TEXT_FIELDS}
     named |= set(SUGGESTION_FIELDS.values()) | set(TERMS_FACETS.values()) | set(HIGHLIGHT["fields"])
-    named |= {"effective_date", "image_id", "owner_id", "deleted"}
+    named |= {"effective_date", "receipt.date", "image_id", "owner_id", "deleted"}
     assert named <= fields
 
 

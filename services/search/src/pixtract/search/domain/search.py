@@ -6,6 +6,7 @@ exclusion and the routing are added, so no query can ever see another user's ima
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -38,6 +39,29 @@ ENGLISH_STOP_WORDS = (
     "they this to was will with"
 )
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS.split())
+# A month name next to a year ("march 2026", "Dec 2024") is a date, not two words to find.
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+YEAR = re.compile(r"(19|20)\d\d")
 HIT_SOURCE = ("image_id", "filename", "labels", "categories", "taken_at")
 FACET_SIZE = 20
 SUGGESTION_FIELDS = {
@@ -165,28 +189,70 @@ def _start(moment: date | datetime) -> datetime:
 
 
 def free_text_query(text: str) -> Query:
-    """Every meaningful word must match some field (typos forgiven); the whole phrase ranks higher."""
-    words = text.split()
-    required = [w for w in words if w.lower() not in STOP_WORDS] or words
+    """Every meaningful word must match some field (typos forgiven), and a month with its year
+    ("march 2026") the image's date, a receipt's date or the text; the whole phrase ranks higher."""
+    words, months = _months_named(text.split())
+    required = [w for w in words if w.lower() not in STOP_WORDS] or ([] if months else words)
+    word_clauses: list[Query] = [
+        {
+            "multi_match": {
+                "query": word,
+                "fields": list(FREE_TEXT_FIELDS),
+                # All pieces of one word ("t-shirt", "IMG_0001.JPG") in the same field.
+                "operator": "and",
+                "fuzziness": "AUTO",
+                "prefix_length": 1,
+                "max_expansions": 50,
+            }
+        }
+        for word in required
+    ]
     return {
         "bool": {
-            "must": [
-                {
-                    "multi_match": {
-                        "query": word,
-                        "fields": list(FREE_TEXT_FIELDS),
-                        # All pieces of one word ("t-shirt", "IMG_0001.JPG") in the same field.
-                        "operator": "and",
-                        "fuzziness": "AUTO",
-                        "prefix_length": 1,
-                        "max_expansions": 50,
-                    }
-                }
-                for word in required
-            ],
+            "must": word_clauses + [_within_month(typed, first) for typed, first in months],
             "should": [
                 {"multi_match": {"query": text, "type": "phrase", "fields": ["text", "labels", "filename"], "boost": 2}}
             ],
+        }
+    }
+
+
+def _months_named(words: list[str]) -> tuple[list[str], list[tuple[str, date]]]:
+    """The words that are not part of a month-and-year pair, and each pair with its month's first day."""
+    rest: list[str] = []
+    months: list[tuple[str, date]] = []
+    at = 0
+    while at < len(words):
+        pair = words[at : at + 2]
+        if len(pair) == 2 and (first := _month_of(*pair)) is not None:
+            months.append((" ".join(pair), first))
+            at += 2
+        else:
+            rest.append(words[at])
+            at += 1
+    return rest, months
+
+
+def _month_of(one: str, other: str) -> date | None:
+    one, other = one.strip(",.").lower(), other.strip(",.").lower()
+    for month, year in ((one, other), (other, one)):
+        if month in MONTHS and YEAR.fullmatch(year):
+            return date(int(year), MONTHS[month], 1)
+    return None
+
+
+def _within_month(typed: str, first: date) -> Query:
+    following = (first + timedelta(days=31)).replace(day=1)
+    span = {"gte": _start(first).isoformat(), "lt": _start(following).isoformat()}
+    return {
+        "bool": {
+            "should": [
+                {"range": {"effective_date": span}},
+                {"range": {"receipt.date": span}},
+                # Written out in the text ("March 2026" on a letter).
+                {"multi_match": {"query": typed, "fields": ["text", "text.std"], "operator": "and"}},
+            ],
+            "minimum_should_match": 1,
         }
     }
 
