@@ -1,9 +1,10 @@
 """A whole stack of a test module's own, for tests that kill services or stop backing servers
 and so must never disturb the session's shared `stack`.
 
-Its Kafka keeps its log on S3, as `make up` does, so a broker restart keeps every
-acknowledged message and committed offset, like a real broker (with memory storage it would
-come back empty). Upload's reconciler runs every 5 s and re-emits after `reemit_after_s`:
+Its Kafka keeps its log on S3, as `make up` does (a SeaweedFS of its own, not the media
+store), so a broker restart keeps every acknowledged message and committed offset, like a
+real broker (with memory storage it would come back empty), and stopping the media store
+leaves Kafka alone. Upload's reconciler runs every 5 s and re-emits after `reemit_after_s`:
 the production safety net for work lost with a killed process, made quick enough to test.
 """
 

@@ -8,8 +8,9 @@ While a backing server is down the services that need it say so on /readyz (503)
 that need it answer a clear 503 problem (never a 500, never a half-stored image), and the
 client simply tries again later, as the CLI and the gallery do.
 
-Runs on a stack of its own (Kafka keeps its log on S3, as `make up` does, so a broker
-restart keeps acknowledged messages) with a short reconciler delay, its production safety
+Runs on a stack of its own (Kafka keeps its log on a SeaweedFS of its own, as `make up`
+does, so a broker restart keeps acknowledged messages and the S3 outage is the media store's
+alone) with a short reconciler delay, its production safety
 net for events lost with a killed process.
 """
 
@@ -144,6 +145,36 @@ def _dead_letters(bootstrap: str) -> dict[str, int]:
     return asyncio.run(count())
 
 
+def _positions(bootstrap: str) -> dict[str, dict[str, list[int | None]]]:
+    """Per topic: the end offset of each partition, and each service group's committed offsets."""
+
+    async def read() -> dict[str, dict[str, list[int | None]]]:
+        out: dict[str, dict[str, list[int | None]]] = {}
+        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+        await reader.start()
+        try:
+            for topic in TOPICS.values():
+                partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+                ends = await reader.end_offsets(partitions)
+                out[topic.name] = {"end": [ends[tp] for tp in partitions]}
+        finally:
+            await reader.stop()
+        for group in NEEDED_BY["kafka"]:
+            member = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+            await member.start()
+            try:
+                for topic in TOPICS.values():
+                    partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
+                    committed = [await member.committed(tp) for tp in partitions]
+                    if any(offset is not None for offset in committed):
+                        out[topic.name][group] = committed
+            finally:
+                await member.stop()
+        return out
+
+    return asyncio.run(read())
+
+
 def _every_stage_done(image: dict[str, object]) -> bool:
     return image["state"] == "ready" and image["stages"] == {"tagging": "done", "ocr": "done", "search": "done"}
 
@@ -157,7 +188,11 @@ def _settled(stack: Stack, client: PixtractClient, burst: Burst, dead_before: di
         # `ready` needs the tagging and OCR parts indexed; the search stage is done only
         # once the upload part is indexed too, which a restarted search service may reach
         # after the results (it reads the three topics in no particular order).
-        image = client.wait_until(image_id, _every_stage_done, timeout=SETTLE_TIMEOUT_S)
+        try:
+            image = client.wait_until(image_id, _every_stage_done, timeout=SETTLE_TIMEOUT_S)
+        except AssertionError as exc:
+            # Where the events stopped: each group's committed offsets against the end offsets.
+            raise AssertionError(f"{exc}\nKafka positions: {_positions(stack.endpoints.kafka_bootstrap)}") from None
         assert image["width"] > 0
         assert image["labels"] or image["colors"], image
     settled_s = time.monotonic() - started

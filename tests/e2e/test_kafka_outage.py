@@ -2,7 +2,7 @@
 outbox held the events), every image ends `ready`, and none is duplicated.
 
 Runs on a stack of its own so stopping Kafka never disturbs the session's `stack`. Its Tansu
-stores topics on S3 (as `make up` does), so, like a real broker, it keeps every acknowledged
+stores topics on a SeaweedFS of its own (as `make up` does), so, like a real broker, it keeps every acknowledged
 message and committed offset across the restart; the services' producers and consumers
 reconnect by themselves. (With memory storage the broker comes back empty and events acknowledged
 before the outage, e.g. an `images.indexed`, would be lost: no real Kafka does that.) The

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import pymongo
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from botocore.exceptions import ClientError
 from opensearchpy import OpenSearch
@@ -30,6 +30,7 @@ from pixtract.localstack import (
     SERVICES,
     ComponentFailed,
     InfraEndpoints,
+    KafkaStorage,
     Ports,
     Stack,
     StackAlreadyRunning,
@@ -157,6 +158,51 @@ def test_opensearch_index_and_search(lite_servers: InfraEndpoints) -> None:
     finally:
         client.indices.delete(index=index, ignore_unavailable=True)
         client.close()
+
+
+def test_kafka_on_s3_keeps_its_log_apart_from_the_media_store(tmp_path: Path) -> None:
+    """Tansu loses track of its log when its storage fails under it (holes, reset offsets), so
+    Kafka keeps its log on a SeaweedFS of its own: an outage of the media store leaves it
+    untouched, and a broker restart still finds every message."""
+    config = StackConfig.for_tests(tmp_path, services=())
+    config.kafka_storage = KafkaStorage.S3
+    topic = "localstack.isolation"
+
+    async def produce(bootstrap: str, value: bytes) -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, request_timeout_ms=10_000)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, value, partition=0)
+        finally:
+            await producer.stop()
+
+    async def consume_all(bootstrap: str) -> list[bytes]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            partition = TopicPartition(topic, 0)
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            batches = await consumer.getmany(partition, timeout_ms=10_000)
+            return [record.value or b"" for record in batches.get(partition, [])]
+        finally:
+            await consumer.stop()
+
+    with Stack(config) as stack:
+        stack.start_infra()
+        bootstrap = stack.endpoints.kafka_bootstrap
+        asyncio.run(produce(bootstrap, b"before"))
+        stack.stop_server("s3")
+        asyncio.run(produce(bootstrap, b"while the media store is down"))
+        stack.start_server("s3")
+        stack.stop_server("kafka")
+        stack.start_server("kafka")
+        assert asyncio.run(consume_all(bootstrap)) == [b"before", b"while the media store is down"]
+        media = s3_client(
+            stack.endpoints.s3_endpoint, config.s3_access_key_id, config.s3_secret_access_key, config.s3_region
+        )
+        assert config.kafka_bucket not in {bucket["Name"] for bucket in media.list_buckets()["Buckets"]}
+    assert "ERROR" not in (tmp_path / "logs" / "kafka.log").read_text()
 
 
 # ----- the ingress, in front of stand-in services --------------------------------------------

