@@ -195,7 +195,9 @@ def test_commands_fail_with_a_clear_message_when_kafka_is_unreachable(
     command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PIXTRACT_TOPICS_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    assert main(["dlq", *command]) == 1
+    with pytest.raises(SystemExit) as exited:
+        main(["dlq", *command])
+    assert exited.value.code == 1
     # aiokafka logs its connection errors to stderr too; the command's own report is the last line.
     error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert error["event"] == "dlq_failed"
@@ -207,6 +209,8 @@ def test_env_prefix_reads_a_services_own_kafka_settings(
 ) -> None:
     monkeypatch.setenv("PIXTRACT_TOPICS_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:2")
     monkeypatch.setenv("PIXTRACT_SEARCH_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    assert main(["--env-prefix", "PIXTRACT_SEARCH_", "dlq", "list"]) == 1
+    with pytest.raises(SystemExit) as exited:
+        main(["--env-prefix", "PIXTRACT_SEARCH_", "dlq", "list"])
+    assert exited.value.code == 1
     error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert error["error"].startswith("Kafka at 127.0.0.1:1 did not answer")

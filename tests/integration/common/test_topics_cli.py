@@ -57,7 +57,9 @@ def test_cli_fails_with_a_clear_message_when_kafka_is_unreachable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PIXTRACT_TOPICS_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    assert main(["create", "--timeout", "1", "images.uploaded:4:168"]) == 1
+    with pytest.raises(SystemExit) as exited:
+        main(["create", "--timeout", "1", "images.uploaded:4:168"])
+    assert exited.value.code == 1
     # aiokafka logs its connection errors to stderr too; the CLI's own report is the last line.
     error = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     assert error["event"] == "topics_failed"

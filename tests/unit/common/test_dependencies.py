@@ -107,6 +107,19 @@ def test_a_command_finds_the_outage_a_clean_up_failed_after(capsys: pytest.Captu
     assert json.loads(capsys.readouterr().err)["error"].startswith("MongoDB is unavailable")
 
 
+def test_a_commands_own_refusal_ends_it_the_same_way_with_its_message(capsys: pytest.CaptureFixture[str]) -> None:
+    class Refused(Exception):
+        pass
+
+    with pytest.raises(SystemExit) as exited:
+        run_command("dlq", _fails_with(Refused("no topic 'x.dlq' on the cluster")), refusals=(Refused,))
+    assert exited.value.code == 1
+    assert json.loads(capsys.readouterr().err) == {"event": "dlq_failed", "error": "no topic 'x.dlq' on the cluster"}
+    # Not a refusal of this command: a bug, with its traceback.
+    with pytest.raises(Refused):
+        run_command("topics", _fails_with(Refused("elsewhere")))
+
+
 def test_a_command_survives_an_exception_that_names_itself_as_its_cause() -> None:
     looped = ValueError("bug")
     looped.__cause__ = looped

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
+from pymongo.errors import ServerSelectionTimeoutError
 
 from pixtract.common.config import ServiceSettings
 from pixtract.common.errors import PROBLEM_CONTENT_TYPE, Problem
@@ -33,6 +34,10 @@ def _app(checks: dict[str, object]) -> FastAPI:
     @router.get("/boom")
     async def boom() -> None:
         raise RuntimeError("secret internals")
+
+    @router.get("/outage")
+    async def outage() -> None:
+        raise ServerSelectionTimeoutError("no servers")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -115,3 +120,15 @@ def test_metrics_are_exposed() -> None:
         client.get("/teapot")
         text = client.get("/metrics").text
     assert 'pixtract_http_request_seconds_count{method="GET",route="/teapot",status="418"}' in text
+
+
+def test_an_outage_is_a_503_in_the_answer_its_request_id_and_the_metrics() -> None:
+    # The client re-raises whatever escapes the app: an outage must be answered inside it, so
+    # the request log and the latency metric see the 503 the client gets (not a 500).
+    with TestClient(_app({})) as client:
+        response = client.get("/outage", headers={"X-Request-ID": "outage1"})
+        text = client.get("/metrics").text
+    assert response.status_code == 503
+    assert response.headers["x-request-id"] == "outage1"
+    assert 'pixtract_http_request_seconds_count{method="GET",route="/outage",status="503"} 1.0' in text
+    assert 'route="/outage",status="500"' not in text

@@ -25,6 +25,15 @@ from pymongo.errors import ConnectionFailure
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _KAFKA_DOWN = (KafkaConnectionError, KafkaTimeoutError, NodeNotReadyError, RequestTimedOutError)
 T = TypeVar("T")
+# Every error type of the client libraries that `unavailable_dependency` may call an outage.
+CLIENT_ERRORS: tuple[type[Exception], ...] = (
+    ConnectionFailure,
+    ClientError,
+    BotoConnectionError,
+    HTTPClientError,
+    TransportError,  # OpenSearch's ConnectionError is one
+    *_KAFKA_DOWN,
+)
 
 
 def unavailable_dependency(exc: BaseException) -> str | None:
@@ -59,16 +68,19 @@ def _outage_behind(exc: BaseException) -> tuple[str, BaseException] | None:
     return None
 
 
-def run_command(command: str, coroutine: Coroutine[Any, Any, T]) -> T:
+def run_command(command: str, coroutine: Coroutine[Any, Any, T], *, refusals: tuple[type[Exception], ...] = ()) -> T:
     """Runs an operator command's coroutine. A backing service that is down ends it with a
-    JSON line on stderr and exit status 1 (run it again later); any other failure is a bug
-    and keeps its traceback."""
+    JSON line on stderr and exit status 1 (run it again later), and so does one of the
+    command's own `refusals` (a topic that does not exist, ...), with its message; any other
+    failure is a bug and keeps its traceback."""
     try:
         return asyncio.run(coroutine)
+    except refusals as exc:
+        error = str(exc)
     except Exception as exc:
         if (outage := _outage_behind(exc)) is None:
             raise
         dependency, cause = outage
-        failure = {"event": f"{command}_failed", "error": f"{dependency} is unavailable: {cause}"}
-        print(json.dumps(failure), file=sys.stderr)
-        raise SystemExit(1) from None
+        error = f"{dependency} is unavailable: {cause}"
+    print(json.dumps({"event": f"{command}_failed", "error": error}), file=sys.stderr)
+    raise SystemExit(1)

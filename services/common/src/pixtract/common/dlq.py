@@ -29,6 +29,7 @@ from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
 
 from pixtract.common.config import KafkaSettings
+from pixtract.common.dependencies import run_command
 from pixtract.common.kafka import EventPublisher, kafka_security
 from pixtract.events.topics import TOPICS, Topic
 
@@ -373,9 +374,5 @@ async def _run(args: argparse.Namespace, settings: KafkaSettings) -> None:
 
 
 def run(args: argparse.Namespace, settings: KafkaSettings) -> int:
-    try:
-        asyncio.run(_run(args, settings))
-    except DlqError as exc:
-        print(json.dumps({"event": "dlq_failed", "error": str(exc)}), file=sys.stderr)
-        return 1
+    run_command("dlq", _run(args, settings), refusals=(DlqError,))
     return 0

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pixtract.common.dependencies import unavailable_dependency
+from pixtract.common.dependencies import CLIENT_ERRORS, unavailable_dependency
 from pixtract.common.logging import get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -96,7 +96,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             422, "The request is not valid.", slug="validation-error", errors=_validation_errors(exc)
         )
 
-    @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         if dependency := unavailable_dependency(exc):
             # The client may simply try again (uploads are deduplicated by their bytes).
@@ -109,3 +108,11 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         log.exception("unhandled error", path=request.url.path)
         return problem_response(500, "An unexpected error occurred; it has been logged.")
+
+    # Starlette gives the handler of `Exception` to its outermost middleware, which answers and
+    # then raises again: the request log and latency metric would count each outage's 503 as
+    # a 500, and the server would log a traceback for it. Handlers of the client libraries' own
+    # error types run inside the app, like every other handler.
+    for error_type in CLIENT_ERRORS:
+        app.add_exception_handler(error_type, _unexpected)
+    app.add_exception_handler(Exception, _unexpected)

@@ -29,6 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pixtract.common import dlq
 from pixtract.common.config import KafkaSettings
+from pixtract.common.dependencies import run_command
 from pixtract.common.kafka import kafka_security
 from pixtract.events.topics import TOPICS
 
@@ -207,19 +208,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "dlq":
         return dlq.run(args, settings)
     specs: list[TopicSpec] = args.topics or registry_specs()
-    try:
-        report = asyncio.run(
-            create_topics(
-                settings,
-                specs,
-                replication_factor=args.replication_factor,
-                configs=dict(args.config),
-                timeout_s=args.timeout,
-            )
-        )
-    except TopicsError as exc:
-        print(json.dumps({"event": "topics_failed", "error": str(exc)}), file=sys.stderr)
-        return 1
+    report = run_command(
+        "topics",
+        create_topics(
+            settings,
+            specs,
+            replication_factor=args.replication_factor,
+            configs=dict(args.config),
+            timeout_s=args.timeout,
+        ),
+        refusals=(TopicsError,),
+    )
     print(
         json.dumps(
             {
