@@ -14,7 +14,7 @@ from opensearchpy.exceptions import ConnectionError as OpenSearchConnectionError
 from opensearchpy.exceptions import NotFoundError, TransportError
 from pymongo.errors import DuplicateKeyError, ServerSelectionTimeoutError
 
-from pixtract.common.dependencies import run_command, unavailable_dependency
+from pixtract.common.dependencies import CLIENT_ERRORS, run_command, unavailable_dependency
 from pixtract.common.errors import install_problem_handlers
 
 
@@ -35,6 +35,8 @@ def _s3_error(status: int) -> ClientError:
 )
 def test_an_unreachable_dependency_is_named(exc: Exception, dependency: str) -> None:
     assert unavailable_dependency(exc) == dependency
+    # ... and its type has an HTTP handler inside the app (see install_problem_handlers).
+    assert isinstance(exc, CLIENT_ERRORS)
 
 
 @pytest.mark.parametrize(
@@ -57,6 +59,13 @@ def test_an_outage_answers_503_problem_with_retry_after_and_a_bug_500() -> None:
     async def bug() -> None:
         raise ValueError("a bug")
 
+    @app.get("/wrapped")
+    async def wrapped() -> None:
+        try:
+            raise ServerSelectionTimeoutError("no servers")
+        except ServerSelectionTimeoutError as exc:
+            raise RuntimeError("store unavailable") from exc
+
     client = TestClient(app, raise_server_exceptions=False)
     response = client.get("/down")
     assert response.status_code == 503
@@ -64,6 +73,8 @@ def test_an_outage_answers_503_problem_with_retry_after_and_a_bug_500() -> None:
     assert response.headers["retry-after"] == "5"
     assert response.json()["detail"].startswith("MongoDB is unavailable right now")
     assert client.get("/bug").status_code == 500
+    # An outage behind the app's own error (a store wrapping the client's) is an outage too.
+    assert client.get("/wrapped").status_code == 503
 
 
 async def _fails_with(exc: Exception) -> None:

@@ -7,12 +7,18 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
 from pydantic import BaseModel
 from pymongo.errors import ServerSelectionTimeoutError
 
 from pixtract.common.config import ServiceSettings
 from pixtract.common.errors import PROBLEM_CONTENT_TYPE, Problem
 from pixtract.common.http import create_service_app
+from pixtract.common.tracing import configure_tracing
 
 
 class ItemIn(BaseModel):
@@ -132,3 +138,20 @@ def test_an_outage_is_a_503_in_the_answer_its_request_id_and_the_metrics() -> No
     assert response.headers["x-request-id"] == "outage1"
     assert 'pixtract_http_request_seconds_count{method="GET",route="/outage",status="503"} 1.0' in text
     assert 'route="/outage",status="500"' not in text
+
+
+def test_an_answer_of_500_or_more_marks_the_request_span_failed() -> None:
+    configure_tracing("test")  # what every service's entry point does
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        with TestClient(_app({})) as client:
+            client.get("/outage")
+            client.get("/teapot")
+        spans = {span.name: span for span in exporter.get_finished_spans()}
+    finally:
+        exporter.shutdown()  # later tests' spans are not kept
+    assert spans["GET /outage"].status.status_code is StatusCode.ERROR
+    assert spans["GET /teapot"].status.status_code is StatusCode.UNSET

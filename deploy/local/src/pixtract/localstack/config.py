@@ -112,7 +112,8 @@ class Ports:
         return names + [f"{name}_grpc" for name in names]
 
     def listening(self) -> dict[str, int]:
-        """Every port a full stack binds, labelled, including SeaweedFS's implicit gRPC ones."""
+        """Every port a full stack may bind, labelled, including SeaweedFS's implicit gRPC ones
+        (the kafka-store's too, which runs only when Kafka keeps its log on S3)."""
         out: dict[str, int] = {}
         for f in fields(self):
             port = getattr(self, f.name)

@@ -399,7 +399,7 @@ class Stack:
         if proc is not None and proc.running:
             raise StackError(f"{name} already runs (pid {proc.pid})")
         c, e = self.config, self.endpoints
-        self._preflight([name])
+        self._preflight(self.config.ports.seaweedfs_labels("s3") if name == "s3" else [name])
         if name == "s3":
             self._wait_seaweedfs(
                 self._spawn("s3", self._seaweedfs_argv("s3"), self._seaweedfs_env()), [c.media_bucket], t0

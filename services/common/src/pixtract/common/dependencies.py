@@ -55,7 +55,7 @@ def unavailable_dependency(exc: BaseException) -> str | None:
     return None
 
 
-def _outage_behind(exc: BaseException) -> tuple[str, BaseException] | None:
+def outage_behind(exc: BaseException) -> tuple[str, BaseException] | None:
     """The outage named by `exc` or by an error it was raised from or while handling (stores
     wrap a client's connection error in their own; a clean-up may fail after the outage)."""
     seen: set[int] = set()
@@ -78,7 +78,7 @@ def run_command(command: str, coroutine: Coroutine[Any, Any, T], *, refusals: tu
     except refusals as exc:
         error = str(exc)
     except Exception as exc:
-        if (outage := _outage_behind(exc)) is None:
+        if (outage := outage_behind(exc)) is None:
             raise
         dependency, cause = outage
         error = f"{dependency} is unavailable: {cause}"

@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pixtract.common.dependencies import CLIENT_ERRORS, unavailable_dependency
+from pixtract.common.dependencies import CLIENT_ERRORS, outage_behind
 from pixtract.common.logging import get_logger
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -97,9 +97,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if dependency := unavailable_dependency(exc):
+        if outage := outage_behind(exc):
             # The client may simply try again (uploads are deduplicated by their bytes).
-            log.warning("dependency unavailable", path=request.url.path, dependency=dependency, error=repr(exc))
+            dependency, cause = outage
+            log.warning("dependency unavailable", path=request.url.path, dependency=dependency, error=repr(cause))
             return problem_response(
                 503,
                 f"{dependency} is unavailable right now; try again shortly.",

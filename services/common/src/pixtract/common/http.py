@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -62,8 +62,12 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            with span_from_carrier(f"{scope['method']} {scope['path']}", headers, SpanKind.SERVER):
+            with span_from_carrier(f"{scope['method']} {scope['path']}", headers, SpanKind.SERVER) as span:
                 await self.app(scope, receive, send_with_id)
+                if status >= 500:
+                    # Answered inside the app (an outage's 503, a handled 500): no exception
+                    # reaches the span to mark it failed.
+                    span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
