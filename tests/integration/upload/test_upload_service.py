@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from google.protobuf.message import Message
 from PIL import Image
 
@@ -27,6 +27,7 @@ from pixtract.events.topics import (
     Topic,
 )
 from pixtract.events.v1 import images_pb2, users_pb2
+from pixtract.upload.adapters.backlog import KafkaBacklog
 from pixtract.upload.config import DownloadMode, Settings
 from pixtract.upload.domain.pipeline import Stage
 from pixtract.upload.tasks.reconciler import Reconciler
@@ -426,6 +427,54 @@ async def test_readiness_reports_every_dependency(client: httpx.AsyncClient) -> 
     assert set(response.json()["checks"]) == {"mongo", "s3", "kafka", "consumer", "outbox-relay"}
 
 
+class Drained:
+    """No pipeline service runs beside these tests: nothing will ever consume their events."""
+
+    async def queued(self) -> int:
+        return 0
+
+
+async def test_the_backlog_is_what_each_consumer_group_has_not_committed(upload_settings: Settings) -> None:
+    run = uuid.uuid4().hex[:8]
+    topic: Topic[images_pb2.ImageUploaded] = Topic(
+        name=f"backlog.{run}",
+        key="image_id",
+        message_type=images_pb2.ImageUploaded,
+        producers=("upload",),
+        consumers=(f"first-{run}", f"second-{run}"),
+        partitions=4,
+        retention_hours=1,
+    )
+    publisher = EventPublisher(upload_settings.kafka, client_id="backlog-test")
+    await publisher.start()
+    try:
+        for n in range(3):
+            await publisher.publish(topic, images_pb2.ImageUploaded(image_id=f"i{n}"), key="same-partition")
+    finally:
+        await publisher.stop()
+    backlog = KafkaBacklog(upload_settings.kafka, topics=[topic])
+    assert await backlog.queued() == 6  # neither group has committed anything
+
+    async def commit(group: str, offset: int) -> None:
+        member = AIOKafkaConsumer(
+            bootstrap_servers=upload_settings.kafka.bootstrap_servers, group_id=group, enable_auto_commit=False
+        )
+        await member.start()
+        try:
+            partitions = [TopicPartition(topic.name, p) for p in member.partitions_for_topic(topic.name) or ()]
+            member.assign(partitions)
+            ends = await member.end_offsets(partitions)
+            [written] = [tp for tp in partitions if ends[tp] > 0]
+            await member.commit({written: offset})
+        finally:
+            await member.stop()
+
+    await commit(f"first-{run}", 3)
+    assert await backlog.queued() == 3
+    await commit(f"second-{run}", 2)
+    assert await backlog.queued() == 1
+
+
 async def test_a_stuck_image_is_reemitted_then_failed_and_a_late_result_still_clears_it(
     client: httpx.AsyncClient, upload_app: Any, upload_settings: Settings, images_collection: Any, user: str
 ) -> None:
@@ -437,13 +486,17 @@ async def test_a_stuck_image_is_reemitted_then_failed_and_a_late_result_still_cl
     await eventually(outbox_drained, what="ImageUploaded published")
     images = upload_app.state.images
     later = datetime.now(UTC) + timedelta(minutes=11)
-    reconciler = Reconciler(images, reemit_after=timedelta(minutes=10), max_attempts=2, clock=lambda: later)
+    reconciler = Reconciler(
+        images, backlog=Drained(), reemit_after=timedelta(minutes=10), max_attempts=2, clock=lambda: later
+    )
     assert await reconciler.run_once() >= 1
     events = await published(upload_settings, IMAGES_UPLOADED, image_id, count=2)
     assert sorted(event.attempt for event in events) == [1, 2]
 
     much_later = later + timedelta(minutes=11)
-    giving_up = Reconciler(images, reemit_after=timedelta(minutes=10), max_attempts=2, clock=lambda: much_later)
+    giving_up = Reconciler(
+        images, backlog=Drained(), reemit_after=timedelta(minutes=10), max_attempts=2, clock=lambda: much_later
+    )
     await eventually(outbox_drained, what="re-emission published")
     assert await giving_up.run_once() >= 1
     body = (await client.get(f"/api/v1/images/{image_id}", headers=auth(user))).json()

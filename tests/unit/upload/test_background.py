@@ -166,6 +166,14 @@ def _stuck(image_id: str, attempt: int, age: timedelta) -> ImageDocument:
     }
 
 
+class FakeBacklog:
+    def __init__(self, queued: int = 0) -> None:
+        self.queued_events = queued
+
+    async def queued(self) -> int:
+        return self.queued_events
+
+
 async def test_the_reconciler_reemits_stuck_images_and_gives_up_after_the_last_attempt() -> None:
     store = FakeReemitStore(
         _stuck("stuck", 1, timedelta(minutes=11)),
@@ -175,6 +183,7 @@ async def test_the_reconciler_reemits_stuck_images_and_gives_up_after_the_last_a
     woken: list[int] = []
     reconciler = Reconciler(
         store,
+        backlog=FakeBacklog(),
         reemit_after=timedelta(minutes=10),
         max_attempts=3,
         on_reemitted=lambda: woken.append(1),
@@ -187,6 +196,23 @@ async def test_the_reconciler_reemits_stuck_images_and_gives_up_after_the_last_a
     assert (event.image_id, event.attempt, event.original.key) == ("stuck", 2, "originals/u/stuck")
     assert store.failed == [("hopeless", Failure(Stage.OCR, "no ocr result after 3 attempts (about 1800 s)"))]
     assert woken == [1]
+
+
+async def test_the_reconciler_waits_while_the_pipeline_has_work_queued() -> None:
+    # A backlog: the images are waiting their turn, not lost. Re-emitting them would only
+    # lengthen the queue, and giving up would fail images for waiting.
+    store = FakeReemitStore(_stuck("stuck", 1, timedelta(minutes=11)), _stuck("hopeless", 3, timedelta(hours=1)))
+    backlog = FakeBacklog(queued=120)
+    reconciler = Reconciler(
+        store, backlog=backlog, reemit_after=timedelta(minutes=10), max_attempts=3, clock=lambda: NOW
+    )
+    assert await reconciler.run_once() == 0
+    assert (store.reemitted, store.failed) == ([], [])
+    # Drained, and still stuck: now the event was lost or dead-lettered.
+    backlog.queued_events = 0
+    assert await reconciler.run_once() == 2
+    assert [image_id for image_id, *_ in store.reemitted] == ["stuck"]
+    assert [image_id for image_id, _ in store.failed] == ["hopeless"]
 
 
 async def test_the_periodic_loop_runs_when_woken_survives_errors_and_stops() -> None:

@@ -17,6 +17,7 @@ from pixtract.common.kafka import EventConsumer, EventPublisher
 from pixtract.common.logging import get_logger
 from pixtract.common.storage import ObjectStore
 from pixtract.events.topics import IMAGES_INDEXED, IMAGES_TAGGED, IMAGES_TEXT_EXTRACTED, USERS_DELETED
+from pixtract.upload.adapters.backlog import KafkaBacklog
 from pixtract.upload.adapters.mongo import MongoImageRepository
 from pixtract.upload.adapters.s3 import MediaStore
 from pixtract.upload.adapters.uploads import MongoUploadRepository
@@ -79,6 +80,7 @@ def create_app(settings: Settings) -> FastAPI:
                 "reconciler",
                 Reconciler(
                     images,
+                    backlog=KafkaBacklog(settings.kafka),
                     reemit_after=timedelta(seconds=settings.reemit_after_seconds),
                     max_attempts=settings.max_attempts,
                     on_reemitted=outbox_relay.wake,

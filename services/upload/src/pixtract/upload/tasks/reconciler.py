@@ -1,4 +1,11 @@
-"""Re-emits work for images stuck in `processing` (see domain/reconcile.py for the policy)."""
+"""Re-emits work for images stuck in `processing` (see domain/reconcile.py for the policy).
+
+Only once the pipeline has drained: while any of its consumers still has events queued, an
+image in `processing` is waiting its turn, not lost. Re-emitting it then would only add work
+to the queue it waits in: under a big enough backlog (a whole library imported at once, or
+a slow machine) every pass re-emitted everything still queued, the queue grew faster than
+it drained, and images were marked failed for waiting. The fault suite saw that collapse.
+"""
 
 from __future__ import annotations
 
@@ -31,17 +38,25 @@ class ReemitStore(Protocol):
     async def mark_failed(self, image_id: str, failure: Failure) -> ImageDocument | None: ...
 
 
+class PipelineBacklog(Protocol):
+    async def queued(self) -> int:
+        """Events the pipeline's consumers have not finished yet (0: drained)."""
+        ...
+
+
 class Reconciler:
     def __init__(
         self,
         store: ReemitStore,
         *,
+        backlog: PipelineBacklog,
         reemit_after: timedelta,
         max_attempts: int,
         on_reemitted: Callable[[], None] = lambda: None,
         clock: Callable[[], datetime] = now_millis,
     ) -> None:
         self._store = store
+        self._backlog = backlog
         self._reemit_after = reemit_after
         self._max_attempts = max_attempts
         self._on_reemitted = on_reemitted
@@ -50,8 +65,15 @@ class Reconciler:
     async def run_once(self) -> int:
         """One pass over stuck images; returns how many were re-emitted or given up on."""
         now = self._clock()
+        stuck = await self._store.processing_emitted_before(now - self._reemit_after, BATCH)
+        if not stuck:
+            return 0
+        if queued := await self._backlog.queued():
+            # Not an attempt: the image keeps its attempts until the queue has drained.
+            log.info("pipeline busy; re-emission waits", queued=queued, waiting=len(stuck))
+            return 0
         acted = 0
-        for document in await self._store.processing_emitted_before(now - self._reemit_after, BATCH):
+        for document in stuck:
             attempt = document.get("attempt", 1)
             decision = reconcile_decision(
                 computed_pipeline_status(document),
