@@ -31,9 +31,11 @@ import pymongo
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from pixtract.common.config import KafkaSettings
 from pixtract.events.topics import TOPICS
 from pixtract.localstack import Stack
 from pixtract.localstack.consistency import check
+from pixtract.upload.adapters.backlog import KafkaBacklog
 from tests.e2e.client import PixtractClient, photo_jpeg, text_png
 from tests.e2e.stacks import stack_of_its_own
 
@@ -145,34 +147,10 @@ def _dead_letters(bootstrap: str) -> dict[str, int]:
     return asyncio.run(count())
 
 
-def _positions(bootstrap: str) -> dict[str, dict[str, list[int | None]]]:
-    """Per topic: the end offset of each partition, and each service group's committed offsets."""
-
-    async def read() -> dict[str, dict[str, list[int | None]]]:
-        out: dict[str, dict[str, list[int | None]]] = {}
-        reader = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-        await reader.start()
-        try:
-            for topic in TOPICS.values():
-                partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-                ends = await reader.end_offsets(partitions)
-                out[topic.name] = {"end": [ends[tp] for tp in partitions]}
-        finally:
-            await reader.stop()
-        for group in NEEDED_BY["kafka"]:
-            member = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-            await member.start()
-            try:
-                for topic in TOPICS.values():
-                    partitions = [TopicPartition(topic.name, p) for p in range(topic.partitions)]
-                    committed = [await member.committed(tp) for tp in partitions]
-                    if any(offset is not None for offset in committed):
-                        out[topic.name][group] = committed
-            finally:
-                await member.stop()
-        return out
-
-    return asyncio.run(read())
+def _positions(bootstrap: str) -> dict[tuple[str, str], list[int]]:
+    """Per topic and consumer group: the events not committed yet, per partition."""
+    backlog = KafkaBacklog(KafkaSettings(bootstrap_servers=bootstrap), topics=list(TOPICS.values()))
+    return asyncio.run(backlog.by_group())
 
 
 def _every_stage_done(image: dict[str, object]) -> bool:
@@ -191,7 +169,7 @@ def _settled(stack: Stack, client: PixtractClient, burst: Burst, dead_before: di
         try:
             image = client.wait_until(image_id, _every_stage_done, timeout=SETTLE_TIMEOUT_S)
         except AssertionError as exc:
-            # Where the events stopped: each group's committed offsets against the end offsets.
+            # Where the events wait: what each consumer group has not committed yet.
             raise AssertionError(f"{exc}\nKafka positions: {_positions(stack.endpoints.kafka_bootstrap)}") from None
         assert image["width"] > 0
         assert image["labels"] or image["colors"], image

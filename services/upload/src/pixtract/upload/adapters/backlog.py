@@ -38,6 +38,10 @@ class KafkaBacklog:
         )
 
     async def queued(self) -> int:
+        return sum(sum(per_partition) for per_partition in (await self.by_group()).values())
+
+    async def by_group(self) -> dict[tuple[str, str], list[int]]:
+        """(topic, group) -> events not committed yet, per partition."""
         reader = self._consumer()
         await reader.start()
         try:
@@ -50,18 +54,18 @@ class KafkaBacklog:
             ends = await reader.end_offsets([tp for tps in partitions.values() for tp in tps])
         finally:
             await reader.stop()
-        queued = 0
+        queued: dict[tuple[str, str], list[int]] = {}
         for group in sorted({group for topic in self._topics for group in topic.consumers}):
             member = self._consumer(group)
             await member.start()
             try:
                 for topic in self._topics:
-                    if group not in topic.consumers:
-                        continue
-                    for tp in partitions[topic.name]:
+                    if group in topic.consumers:
                         # None: the group never committed here, so everything is still to do.
-                        committed = await member.committed(tp) or 0
-                        queued += max(0, ends[tp] - committed)
+                        # (Tansu's end offsets may trail a commit by a few records: never below 0.)
+                        queued[(topic.name, group)] = [
+                            max(0, ends[tp] - (await member.committed(tp) or 0)) for tp in partitions[topic.name]
+                        ]
             finally:
                 await member.stop()
         return queued
